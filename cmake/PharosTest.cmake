@@ -1,0 +1,17 @@
+# ph_unit_test(<area.case> SOURCES a.c ... [LINK targets...] [LABELS ...])
+# A cmocka test binary beside the code it tests. LINK defaults to the whole library.
+function(ph_unit_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LINK;LABELS" ${ARGN})
+  string(REPLACE "." "_" exe "test_${name}")
+  add_executable(${exe} ${T_SOURCES})
+  if(NOT T_LINK)
+    set(T_LINK pharos)
+  endif()
+  target_link_libraries(${exe} PRIVATE ${T_LINK} PkgConfig::CMOCKA)
+  add_test(NAME ${name} COMMAND ${exe})
+  if(NOT T_LABELS)
+    set(T_LABELS unit)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT 300
+    ENVIRONMENT "PHAROS_SOURCE_DIR=${PROJECT_SOURCE_DIR};PHAROS_DATA_DIR=${PHAROS_DATA_DIR}")
+endfunction()
