@@ -114,16 +114,14 @@ static int apply(const ph_config_entry *e, void *target, const char *value, char
         errno = 0;
         long long n = strtoll(v, &end, 10);
         if (!*v || *end || errno)
-            return ph_err(errstr, errstr_size, PH_EINVAL, "%s: '%s' is not an integer", e->key,
-                          v);
+            return ph_err(errstr, errstr_size, PH_EINVAL, "%s: '%s' is not an integer", e->key, v);
         *(int64_t *)field = (int64_t)n;
         return PH_OK;
     }
     case PH_CFG_BOOL: {
         bool b;
         if (parse_bool(v, &b) != PH_OK)
-            return ph_err(errstr, errstr_size, PH_EINVAL, "%s: '%s' is not a boolean", e->key,
-                          v);
+            return ph_err(errstr, errstr_size, PH_EINVAL, "%s: '%s' is not a boolean", e->key, v);
         *(bool *)field = b;
         return PH_OK;
     }
@@ -194,8 +192,7 @@ int ph_config_set(ph_config *cfg, const char *key, const char *value, char *errs
             if (strcmp(t->entries[i].key, key) == 0)
                 return apply(&t->entries[i], t->target, value, errstr, errstr_size);
     return ph_err(errstr, errstr_size, PH_EINVAL,
-                  "unknown configuration key '%s' for pharos-%s (see --help)", key,
-                  cfg->service);
+                  "unknown configuration key '%s' for pharos-%s (see --help)", key, cfg->service);
 }
 
 static char *trim(char *s)
@@ -401,8 +398,7 @@ void ph_config_dump(const ph_config *cfg, FILE *out)
     }
     for (const ph_config_kv *kv = cfg->kafka; kv; kv = kv->next)
         fprintf(out, "kafka.%s = %s\n", kv->key,
-                strstr(kv->key, "password") || strstr(kv->key, "secret") ? "********"
-                                                                          : kv->value);
+                strstr(kv->key, "password") || strstr(kv->key, "secret") ? "********" : kv->value);
 }
 
 void ph_config_usage(const ph_config *cfg, FILE *out)
@@ -414,11 +410,12 @@ void ph_config_usage(const ph_config *cfg, FILE *out)
         for (size_t i = 0; i < t->n; i++) {
             const ph_config_entry *e = &t->entries[i];
             env_name(cfg, e->key, name, sizeof(name));
-            fprintf(out, "  --%s=%s\n      %s [%s]\n", e->key, e->def ? e->def : "",
-                    e->description, name);
+            fprintf(out, "  --%s=%s\n      %s [%s]\n", e->key, e->def ? e->def : "", e->description,
+                    name);
         }
     }
-    fprintf(out, "  --kafka.<property>=VALUE\n      any librdkafka property, passed through "
-                 "[%sKAFKA_<PROPERTY>]\n",
+    fprintf(out,
+            "  --kafka.<property>=VALUE\n      any librdkafka property, passed through "
+            "[%sKAFKA_<PROPERTY>]\n",
             cfg->env_prefix);
 }

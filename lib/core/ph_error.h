@@ -11,19 +11,19 @@
 
 enum {
     PH_OK = 0,
-    PH_EINVAL = -1,    /* bad argument or malformed input */
-    PH_ENOMEM = -2,    /* allocation failed */
-    PH_EIO = -3,       /* I/O or system call failed */
-    PH_ENOENT = -4,    /* no such key, file, topic or schema */
-    PH_ERANGE = -5,    /* value out of range or too large */
-    PH_EKAFKA = -6,    /* librdkafka reported an error */
-    PH_EAVRO = -7,     /* avro-c reported an error */
-    PH_EQUEUEFULL = -8,/* a bounded queue is full: push back on the caller */
-    PH_ETIMEDOUT = -9, /* a deadline passed */
-    PH_EFATAL = -10,   /* unrecoverable: the service must shut down */
-    PH_EHTTP = -11,    /* the HTTP layer (nng) reported an error */
-    PH_EEXIST = -12,   /* already exists */
-    PH_ESTATE = -13,   /* call not valid in the object's current state */
+    PH_EINVAL = -1,     /* bad argument or malformed input */
+    PH_ENOMEM = -2,     /* allocation failed */
+    PH_EIO = -3,        /* I/O or system call failed */
+    PH_ENOENT = -4,     /* no such key, file, topic or schema */
+    PH_ERANGE = -5,     /* value out of range or too large */
+    PH_EKAFKA = -6,     /* librdkafka reported an error */
+    PH_EAVRO = -7,      /* avro-c reported an error */
+    PH_EQUEUEFULL = -8, /* a bounded queue is full: push back on the caller */
+    PH_ETIMEDOUT = -9,  /* a deadline passed */
+    PH_EFATAL = -10,    /* unrecoverable: the service must shut down */
+    PH_EHTTP = -11,     /* the HTTP layer (nng) reported an error */
+    PH_EEXIST = -12,    /* already exists */
+    PH_ESTATE = -13,    /* call not valid in the object's current state */
 };
 
 /* Size of every errstr buffer passed around; long enough for a librdkafka message and context. */

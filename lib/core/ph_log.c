@@ -42,8 +42,8 @@ void ph_log_write(int level, const char *component, const char *fmt, ...)
     if (level < 0 || level > PH_LOG_DEBUG)
         level = PH_LOG_ERROR;
     int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s [%s] ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], component);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, level_names[level], component);
     if (n < 0)
         return;
     va_list ap;

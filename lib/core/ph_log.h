@@ -19,7 +19,7 @@ void ph_log_write(int level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* The macro is what callers use: arguments are not evaluated when the level is off. */
-#define ph_log(level, component, ...)                                                             \
+#define ph_log(level, component, ...)                                                              \
     do {                                                                                           \
         if ((level) <= ph_log_threshold)                                                           \
             ph_log_write((level), (component), __VA_ARGS__);                                       \

@@ -69,8 +69,8 @@ static void test_precedence(void **state)
     setenv("PHAROS_TESTSVC_RATIO", "0.75", 1);
     setenv("PHAROS_TESTSVC_KAFKA_BATCH_SIZE", "1000", 1);
     ph_config *cfg = make(&c);
-    char arg0[] = "prog", a1[128], a2[] = "--ratio=1.5", a3[] = "positional", a4[] = "--dump-config",
-         a5[] = "--kafka.linger.ms=9";
+    char arg0[] = "prog", a1[128], a2[] = "--ratio=1.5", a3[] = "positional",
+         a4[] = "--dump-config", a5[] = "--kafka.linger.ms=9";
     snprintf(a1, sizeof(a1), "--config=%s", path);
     char *argv[] = {arg0, a1, a2, a3, a4, a5, NULL};
     int argc = 6;
