@@ -16,6 +16,8 @@ if(NOT schemas)
   message(FATAL_ERROR "EmbedSchemas.cmake: no *.avsc in ${SCHEMA_DIR}")
 endif()
 
+# CMake regular expressions have no {n}: spell out one line of 16 bytes.
+string(REPEAT "0x[0-9a-f][0-9a-f]," 16 line)
 set(body "")
 set(table "")
 foreach(path ${schemas})
@@ -26,7 +28,7 @@ foreach(path ${schemas})
   math(EXPR len "${hexlen} / 2")
   # Two hex digits per byte; 16 bytes per line keeps the generated file readable in a debugger.
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
-  string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){16})" "\\1\n    " bytes "${bytes}")
+  string(REGEX REPLACE "(${line})" "\\1\n    " bytes "${bytes}")
   string(APPEND body "/* ${base}.avsc */\nstatic const unsigned char schema_${ident}[] = {\n    ${bytes}0x00};\n\n")
   string(APPEND table "    {\"${base}\", (const char *)schema_${ident}, ${len}},\n")
 endforeach()
