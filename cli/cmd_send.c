@@ -36,7 +36,8 @@ static void progress(counts *c, bool final)
                 c->rejected);
 }
 
-/* ---- HTTP ------------------------------------------------------------------------------------- */
+/* ---- HTTP -------------------------------------------------------------------------------------
+ */
 
 typedef struct batch {
     char *body;
@@ -130,7 +131,8 @@ static bool finish_batch(ph_cli *cli, batch *b, CURLcode res, counts *c)
     bool retriable = res != CURLE_OK || status == 503 || status == 502 || status == 504 ||
                      status == 429 || status == 500;
     if (retriable && b->attempts < cli->cfg.retries) {
-        long wait_ms = b->retry_after > 0 ? b->retry_after * 1000 : 250L << (b->attempts < 6 ? b->attempts : 6);
+        long wait_ms = b->retry_after > 0 ? b->retry_after * 1000
+                                          : 250L << (b->attempts < 6 ? b->attempts : 6);
         b->not_before = ph_mono_ms() + wait_ms;
         ph_log_info("send", "batch of %lld: %s%ld, retrying in %ld ms", b->n,
                     res != CURLE_OK ? curl_easy_strerror(res) : "HTTP ", status, wait_ms);
@@ -241,7 +243,8 @@ static int send_http(ph_cli *cli, FILE *in, counts *c)
     return PH_OK;
 }
 
-/* ---- Kafka ------------------------------------------------------------------------------------ */
+/* ---- Kafka ------------------------------------------------------------------------------------
+ */
 
 static void on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, const rd_kafka_message_t *rkm,
                         void *arg)
@@ -289,8 +292,8 @@ static int send_kafka(ph_cli *cli, FILE *in, counts *c)
             if (!key)
                 key = json_string_value(json_object_get(obj, "trace_id"));
         }
-        rc = ph_kafka_produce_wait(p, topic, key, key ? strlen(key) : 0, line, (size_t)got, NULL,
-                                   0, NULL, 60000, errstr, sizeof(errstr));
+        rc = ph_kafka_produce_wait(p, topic, key, key ? strlen(key) : 0, line, (size_t)got, NULL, 0,
+                                   NULL, 60000, errstr, sizeof(errstr));
         json_decref(obj);
         if (rc) {
             fprintf(stderr, "\npharos: %s\n", errstr);

@@ -41,8 +41,9 @@ static void print_record(ph_codec *codec, ph_avro_decoder *dec, const rd_kafka_m
         }
         break;
     }
-    fprintf(stdout, "{\"_error\":\"undecodable Avro record at partition %" PRId32
-                    " offset %" PRId64 "\"}\n",
+    fprintf(stdout,
+            "{\"_error\":\"undecodable Avro record at partition %" PRId32 " offset %" PRId64
+            "\"}\n",
             rkm->partition, rkm->offset);
 }
 
@@ -99,12 +100,10 @@ int ph_cli_tail(ph_cli *cli, int argc, char **argv)
         ph_kafka_conf_new(&conf, cli->cfg.brokers, "pharos-tail", ph_config_kafka(cli->config),
                           errstr, sizeof(errstr)) ||
         ph_kafka_conf_default(conf, NULL, "group.id", group, errstr, sizeof(errstr)) ||
-        ph_kafka_conf_default(conf, NULL, "enable.auto.commit", "false", errstr,
-                              sizeof(errstr)) ||
+        ph_kafka_conf_default(conf, NULL, "enable.auto.commit", "false", errstr, sizeof(errstr)) ||
         ph_kafka_conf_default(conf, ph_config_kafka(cli->config), "isolation.level",
                               "read_committed", errstr, sizeof(errstr)) ||
-        ph_kafka_conf_default(conf, NULL, "enable.partition.eof", "true", errstr,
-                              sizeof(errstr))) {
+        ph_kafka_conf_default(conf, NULL, "enable.partition.eof", "true", errstr, sizeof(errstr))) {
         fprintf(stderr, "pharos: %s\n", errstr);
         goto out;
     }

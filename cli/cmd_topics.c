@@ -23,10 +23,10 @@ int ph_cli_topics(ph_cli *cli, int argc, char **argv)
     /* lz4 on the broker side matches what our producers send; no re-compression. */
     static const char *const topic_configs[] = {"compression.type", "producer", NULL, NULL};
     int created = 0;
-    int rc = ph_kafka_create_topics(cli->cfg.brokers, ph_config_kafka(cli->config), ptrs,
-                                    PH_TOPIC_COUNT, (int)cli->cfg.partitions,
-                                    (int)cli->cfg.replication, topic_configs, 30000, &created,
-                                    errstr, sizeof(errstr));
+    int rc =
+        ph_kafka_create_topics(cli->cfg.brokers, ph_config_kafka(cli->config), ptrs, PH_TOPIC_COUNT,
+                               (int)cli->cfg.partitions, (int)cli->cfg.replication, topic_configs,
+                               30000, &created, errstr, sizeof(errstr));
     if (rc) {
         fprintf(stderr, "pharos: %s\n", errstr);
         return 1;

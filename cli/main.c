@@ -27,10 +27,8 @@ static const ph_config_entry table[] = {
      "send: the ingestor's base URL"},
     {"kafka", PH_CFG_BOOL, "false", offsetof(ph_cli_config, kafka),
      "send: produce straight to pharos.logs.raw instead of posting to the ingestor"},
-    {"endpoint", PH_CFG_STR, "logs", offsetof(ph_cli_config, endpoint),
-     "send: logs or feedback"},
-    {"batch", PH_CFG_INT, "500", offsetof(ph_cli_config, batch),
-     "send: records per HTTP request"},
+    {"endpoint", PH_CFG_STR, "logs", offsetof(ph_cli_config, endpoint), "send: logs or feedback"},
+    {"batch", PH_CFG_INT, "500", offsetof(ph_cli_config, batch), "send: records per HTTP request"},
     {"concurrency", PH_CFG_INT, "4", offsetof(ph_cli_config, concurrency),
      "send: HTTP requests in flight"},
     {"token", PH_CFG_STR, NULL, offsetof(ph_cli_config, token),
@@ -49,22 +47,23 @@ static const ph_config_entry table[] = {
 
 static void usage(ph_cli *cli, FILE *out)
 {
-    fprintf(out, "pharos %s: the Pharos command-line tool\n\n"
-                 "Usage:\n"
-                 "  pharos topics create [--partitions=12] [--replication=1]\n"
-                 "  pharos send FILE [--url=URL | --kafka] [--endpoint=logs|feedback]\n"
-                 "  pharos tail TOPIC [--from_beginning] [--until_end] [--max=N]\n"
-                 "  pharos --help | --version | --dump-config\n\n"
-                 "TOPIC is raw, valid, invalid, feedback, evals, metrics, alerts, datasets or a "
-                 "topic name.\n\n",
+    fprintf(out,
+            "pharos %s: the Pharos command-line tool\n\n"
+            "Usage:\n"
+            "  pharos topics create [--partitions=12] [--replication=1]\n"
+            "  pharos send FILE [--url=URL | --kafka] [--endpoint=logs|feedback]\n"
+            "  pharos tail TOPIC [--from_beginning] [--until_end] [--max=N]\n"
+            "  pharos --help | --version | --dump-config\n\n"
+            "TOPIC is raw, valid, invalid, feedback, evals, metrics, alerts, datasets or a "
+            "topic name.\n\n",
             PHAROS_VERSION);
     ph_config_usage(cli->config, out);
 }
 
 void ph_cli_topic(const ph_cli *cli, const char *name, char *buf, size_t size)
 {
-    static const char *const shorts[PH_TOPIC_COUNT] = {
-        "raw", "valid", "invalid", "feedback", "evals", "metrics", "alerts", "datasets"};
+    static const char *const shorts[PH_TOPIC_COUNT] = {"raw",   "valid",   "invalid", "feedback",
+                                                       "evals", "metrics", "alerts",  "datasets"};
     for (int t = 0; t < PH_TOPIC_COUNT; t++) {
         if (strcmp(name, shorts[t]) == 0 || strcmp(name, ph_topic_base((ph_topic)t)) == 0) {
             ph_topic_name(cli->cfg.topic_prefix, (ph_topic)t, buf, size);
@@ -83,8 +82,8 @@ int main(int argc, char **argv)
     memset(&cli, 0, sizeof(cli));
     cli.config = ph_config_new("cli");
     if (!cli.config ||
-        ph_config_add_table(cli.config, table, sizeof(table) / sizeof(table[0]), &cli.cfg,
-                            errstr, sizeof(errstr)) ||
+        ph_config_add_table(cli.config, table, sizeof(table) / sizeof(table[0]), &cli.cfg, errstr,
+                            sizeof(errstr)) ||
         ph_config_load(cli.config, &argc, argv, pass, errstr, sizeof(errstr))) {
         fprintf(stderr, "pharos: %s\n", cli.config ? errstr : "out of memory");
         goto out;

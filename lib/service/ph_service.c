@@ -148,8 +148,8 @@ static int configure(ph_service *svc, int *argc, char **argv, int *exit_now, cha
     if ((rc = ph_config_add_table(svc->cfg, common_table,
                                   sizeof(common_table) / sizeof(common_table[0]), &svc->common,
                                   errstr, errstr_size)) ||
-        (rc = ph_config_add_table(svc->cfg, def->config, def->config_len, svc->svc_config,
-                                  errstr, errstr_size)))
+        (rc = ph_config_add_table(svc->cfg, def->config, def->config_len, svc->svc_config, errstr,
+                                  errstr_size)))
         return rc;
     if (def->default_http_addr &&
         (rc = ph_config_set(svc->cfg, "http_addr", def->default_http_addr, errstr, errstr_size)))
@@ -174,14 +174,15 @@ static int configure(ph_service *svc, int *argc, char **argv, int *exit_now, cha
             *exit_now = 0;
         } else {
             return ph_err(errstr, errstr_size, PH_EINVAL,
-                          "unexpected argument '%s' (flags are --key=value; see --help)",
-                          argv[i]);
+                          "unexpected argument '%s' (flags are --key=value; see --help)", argv[i]);
         }
     }
     int level;
     if (ph_log_level_parse(svc->common.log_level ? svc->common.log_level : "info", &level))
-        return ph_err(errstr, errstr_size, PH_EINVAL, "log_level: '%s' is not one of error, "
-                      "warn, info, debug", svc->common.log_level);
+        return ph_err(errstr, errstr_size, PH_EINVAL,
+                      "log_level: '%s' is not one of error, "
+                      "warn, info, debug",
+                      svc->common.log_level);
     ph_log_set_level(level);
     return PH_OK;
 }
@@ -203,9 +204,8 @@ static int start(ph_service *svc, char *errstr, size_t errstr_size)
         return rc;
     if ((rc = ph_http_server_start(svc->http, errstr, errstr_size)))
         return rc;
-    ph_log_info(svc->def->name, "pharos-%s %s started; HTTP on port %d, brokers %s",
-                svc->def->name, PHAROS_VERSION, ph_http_server_port(svc->http),
-                svc->common.brokers);
+    ph_log_info(svc->def->name, "pharos-%s %s started; HTTP on port %d, brokers %s", svc->def->name,
+                PHAROS_VERSION, ph_http_server_port(svc->http), svc->common.brokers);
     return PH_OK;
 }
 
@@ -250,8 +250,8 @@ int ph_service_main(const ph_service_def *def, int argc, char **argv)
     int64_t deadline = ph_mono_ms() + svc->common.grace_ms;
     rc = def->drain(svc->state, deadline);
     exit_code = rc == PH_OK && !atomic_load(&svc->fatal) ? 0 : 1;
-    ph_log_info(def->name, "drained %s; exiting with %d", rc == PH_OK ? "cleanly" : "with work left",
-                exit_code);
+    ph_log_info(def->name, "drained %s; exiting with %d",
+                rc == PH_OK ? "cleanly" : "with work left", exit_code);
 out:
     if (svc->http)
         ph_http_server_stop(svc->http);

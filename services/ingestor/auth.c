@@ -49,8 +49,8 @@ static int add(ph_auth *a, char *pair, const char *where, char *errstr, size_t e
         return PH_OK;
     char *colon = strchr(pair, ':');
     if (!colon || colon == pair || !colon[1])
-        return ph_err(errstr, errstr_size, PH_EINVAL, "%s: expected app:token, got '%.40s'",
-                      where, pair);
+        return ph_err(errstr, errstr_size, PH_EINVAL, "%s: expected app:token, got '%.40s'", where,
+                      pair);
     *colon = '\0';
     entry *e = realloc(a->e, (a->n + 1) * sizeof(*e));
     if (!e)

@@ -66,8 +66,8 @@ typedef struct request {
 
 static const char *const retry_headers_fmt = "%lld";
 
-static void respond_error(ph_ingestor *ing, ph_http_request *req, int status,
-                          const char *message, int line, int column)
+static void respond_error(ph_ingestor *ing, ph_http_request *req, int status, const char *message,
+                          int line, int column)
 {
     json_t *o = json_pack("{s:s}", "error", message);
     if (line > 0)
@@ -79,8 +79,7 @@ static void respond_error(ph_ingestor *ing, ph_http_request *req, int status,
         char retry[32];
         snprintf(retry, sizeof(retry), retry_headers_fmt, (long long)ing->cfg->retry_after_s);
         const char *headers[] = {"Retry-After", retry, NULL};
-        ph_http_respond(req, status, "application/json", text, text ? strlen(text) : 0,
-                        headers);
+        ph_http_respond(req, status, "application/json", text, text ? strlen(text) : 0, headers);
     } else {
         ph_http_respond(req, status, "application/json", text, text ? strlen(text) : 0, NULL);
     }
@@ -115,8 +114,7 @@ static void finish(request *r)
         char retry[32];
         snprintf(retry, sizeof(retry), retry_headers_fmt, (long long)ing->cfg->retry_after_s);
         const char *headers[] = {"Retry-After", retry, NULL};
-        ph_http_respond(r->req, 503, "application/json", text, text ? strlen(text) : 0,
-                        headers);
+        ph_http_respond(r->req, 503, "application/json", text, text ? strlen(text) : 0, headers);
         free(text);
         json_decref(o);
     }
@@ -206,8 +204,8 @@ static const char *string_field(json_t *obj, const char *a, const char *b)
 
 /* Enqueues every record of a parsed body; the request is answered by the last report. */
 static void publish(ph_ingestor *ing, ph_http_request *req, ph_body *body, const char *topic,
-                    const void *const *values, const size_t *lens, char (*ids)[33],
-                    const char *app, ph_counter *accepted)
+                    const void *const *values, const size_t *lens, char (*ids)[33], const char *app,
+                    ph_counter *accepted)
 {
     char ingest_time[24];
     snprintf(ingest_time, sizeof(ingest_time), "%lld", (long long)ph_now_ms());
@@ -236,8 +234,8 @@ static void publish(ph_ingestor *ing, ph_http_request *req, ph_body *body, const
             {"pharos-source", "http", 4},
             {"pharos-app", app, app ? strlen(app) : 0},
         };
-        int rc = ph_kafka_produce_wait(ing->producer, topic, key, strlen(key), values[i],
-                                       lens[i], headers, app ? 4 : 3, r, 1000, r->enqueue_error,
+        int rc = ph_kafka_produce_wait(ing->producer, topic, key, strlen(key), values[i], lens[i],
+                                       headers, app ? 4 : 3, r, 1000, r->enqueue_error,
                                        sizeof(r->enqueue_error));
         if (rc) {
             /* Nothing after this record is enqueued; the ones before will still be reported. */
@@ -319,16 +317,15 @@ static void handle_feedback(ph_http_request *req, void *arg)
         ph_issues_clear(&issues);
         const void *buf = NULL;
         size_t len = 0;
-        if (ph_feedback_from_json(body.items[i].obj, app, now, ids[i], &ing->feedback,
-                                  &issues) != PH_OK) {
+        if (ph_feedback_from_json(body.items[i].obj, app, now, ids[i], &ing->feedback, &issues) !=
+            PH_OK) {
             pthread_mutex_unlock(&ing->encoder_lock);
             char msg[1024];
             size_t off = (size_t)snprintf(msg, sizeof(msg), "invalid feedback:");
             for (size_t k = 0; k < issues.n && off < sizeof(msg); k++)
                 off += (size_t)snprintf(msg + off, sizeof(msg) - off, "%s %s%s%s", k ? ";" : "",
-                                        issues.items[k].message,
-                                        issues.items[k].field ? " @" : "",
-                                        issues.items[k].field ? issues.items[k].field : "");
+                                        issues.v[k].message, issues.v[k].field ? " @" : "",
+                                        issues.v[k].field ? issues.v[k].field : "");
             respond_error(ing, req, 400, msg, body.items[i].line, 0);
             goto out;
         }
@@ -393,8 +390,8 @@ static int create(ph_service *svc, const void *config, void **state, char *errst
     if (cfg->max_body_bytes <= 0 || cfg->max_record_bytes <= 0 || cfg->max_inflight <= 0)
         return ph_err(errstr, errstr_size, PH_EINVAL,
                       "max_body_bytes, max_record_bytes and max_inflight must be positive");
-    if ((rc = ph_auth_new(&ing->auth, cfg->auth_tokens, cfg->auth_tokens_file, errstr,
-                          errstr_size)))
+    if ((rc =
+             ph_auth_new(&ing->auth, cfg->auth_tokens, cfg->auth_tokens_file, errstr, errstr_size)))
         return rc;
     if ((rc = ph_topic_name(common->topic_prefix, PH_TOPIC_LOGS_RAW, ing->topic_raw,
                             sizeof(ing->topic_raw))) ||
@@ -416,12 +413,12 @@ static int create(ph_service *svc, const void *config, void **state, char *errst
                                    .poll_thread = true};
     if ((rc = ph_kafka_producer_new(&ing->producer, &pc, errstr, errstr_size)))
         return rc;
-    ing->records_accepted = ph_metrics_counter(m, "pharos_ingest_records_total",
-                                               "Records acknowledged by Kafka, by endpoint",
-                                               "endpoint=\"logs\"");
-    ing->feedback_accepted = ph_metrics_counter(m, "pharos_ingest_records_total",
-                                                "Records acknowledged by Kafka, by endpoint",
-                                                "endpoint=\"feedback\"");
+    ing->records_accepted =
+        ph_metrics_counter(m, "pharos_ingest_records_total",
+                           "Records acknowledged by Kafka, by endpoint", "endpoint=\"logs\"");
+    ing->feedback_accepted =
+        ph_metrics_counter(m, "pharos_ingest_records_total",
+                           "Records acknowledged by Kafka, by endpoint", "endpoint=\"feedback\"");
     ing->records_failed = ph_metrics_counter(
         m, "pharos_ingest_records_failed_total",
         "Records of accepted requests that Kafka did not acknowledge (answered 503)", NULL);
@@ -496,7 +493,7 @@ static void destroy(void *state)
 static const ph_config_entry config_table[] = {
     {"max_body_bytes", PH_CFG_INT, "16777216", offsetof(ph_ingestor_config, max_body_bytes),
      "largest request body accepted; larger ones get 413"},
-    {"max_record_bytes", PH_CFG_INT, "1000000", offsetof(ph_ingestor_config, max_record_bytes),
+    {"max_record_bytes", PH_CFG_INT, "900000", offsetof(ph_ingestor_config, max_record_bytes),
      "largest single record (keep below the broker's message.max.bytes); larger gets 413"},
     {"max_inflight", PH_CFG_INT, "200000", offsetof(ph_ingestor_config, max_inflight),
      "records waiting for Kafka acknowledgement beyond which requests get 503"},

@@ -19,7 +19,8 @@ static void test_single_object(void **state)
 {
     ph_body b;
     ph_body_error e;
-    const char *t = "  {\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\n \"response\":\"yo\"}\n";
+    const char *t =
+        "  {\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\n \"response\":\"yo\"}\n";
     assert_int_equal(parse(t, 1 << 20, &b, &e), 0);
     assert_int_equal(b.n, 1);
     assert_int_equal(b.items[0].line, 1);
@@ -108,8 +109,7 @@ static void test_oversized_record(void **state)
                      PH_EINVAL);
     assert_int_equal(e.status, 413);
     assert_int_equal(e.line, 2);
-    assert_int_equal(parse("[{\"a\":\"0123456789012345678901234567890\"}]", 20, &b, &e),
-                     PH_EINVAL);
+    assert_int_equal(parse("[{\"a\":\"0123456789012345678901234567890\"}]", 20, &b, &e), PH_EINVAL);
     assert_int_equal(e.status, 413);
     assert_int_equal(e.line, 1);
 }

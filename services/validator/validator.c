@@ -22,7 +22,7 @@
 #include "ph_record.h"
 #include "ph_util.h"
 
-#define COMPONENT "validator"
+#define COMPONENT         "validator"
 #define VALIDATOR_VERSION "pharos-validator " PHAROS_VERSION
 
 typedef struct ph_validator {
@@ -62,8 +62,7 @@ typedef struct ph_validator {
 static int abort_and_rewind(ph_validator *v, const char *why)
 {
     char errstr[PH_ERRSTR_SIZE];
-    ph_log_warn(COMPONENT, "aborting transaction of %" PRId64 " records: %s", v->txn_records,
-                why);
+    ph_log_warn(COMPONENT, "aborting transaction of %" PRId64 " records: %s", v->txn_records, why);
     v->txn_open = false;
     ph_counter_inc(v->txn_aborts);
     if (ph_kafka_txn_abort(v->producer, errstr, sizeof(errstr))) {
@@ -101,8 +100,9 @@ static int commit(ph_validator *v)
     ph_counter_add(v->valid_total, (uint64_t)v->txn_valid);
     ph_counter_add(v->invalid_total, (uint64_t)v->txn_invalid);
     ph_counter_inc(v->txn_commits);
-    ph_log_debug(COMPONENT, "committed %" PRId64 " records (%" PRId64 " valid, %" PRId64
-                 " invalid)", v->txn_records, v->txn_valid, v->txn_invalid);
+    ph_log_debug(COMPONENT,
+                 "committed %" PRId64 " records (%" PRId64 " valid, %" PRId64 " invalid)",
+                 v->txn_records, v->txn_valid, v->txn_invalid);
     return PH_OK;
 }
 
@@ -135,7 +135,8 @@ static void on_revoke(void *arg, const rd_kafka_topic_partition_list_t *parts, b
         commit(v);
 }
 
-/* ---- judging one record ------------------------------------------------------------------------ */
+/* ---- judging one record ------------------------------------------------------------------------
+ */
 
 static const char *header_string(const rd_kafka_message_t *rkm, const char *name, char *buf,
                                  size_t size)
@@ -168,21 +169,35 @@ static int produce(ph_validator *v, const char *topic, const rd_kafka_message_t 
     return rc;
 }
 
-static int reject(ph_validator *v, const rd_kafka_message_t *rkm, const char *content_type,
-                  const char *record_id, const char *source)
+static int reject_with(ph_validator *v, const rd_kafka_message_t *rkm, const char *content_type,
+                       const char *record_id, const char *source, size_t max_original)
 {
-    char errstr[PH_ERRSTR_SIZE];
     avro_value_reset(&v->invalid);
     if (ph_invalid_record_fill(&v->invalid, rd_kafka_topic_name(rkm->rkt), rkm->partition,
                                rkm->offset, rd_kafka_message_timestamp(rkm, NULL), content_type,
-                               rkm->payload, rkm->len, (size_t)v->cfg->max_original_bytes,
-                               record_id, source, &v->fatal, &v->warnings, VALIDATOR_VERSION)) {
-        snprintf(errstr, sizeof(errstr), "cannot fill InvalidRecord");
-        ph_log_error(COMPONENT, "%s", errstr);
+                               rkm->payload, rkm->len, max_original, record_id, source, &v->fatal,
+                               &v->warnings, VALIDATOR_VERSION)) {
+        ph_log_error(COMPONENT, "cannot fill InvalidRecord");
         return PH_EAVRO;
     }
-    v->txn_invalid++;
     return produce(v, v->topic_invalid, rkm, &v->invalid, PH_SCHEMA_INVALID_RECORD);
+}
+
+static int reject(ph_validator *v, const rd_kafka_message_t *rkm, const char *content_type,
+                  const char *record_id, const char *source)
+{
+    int rc =
+        reject_with(v, rkm, content_type, record_id, source, (size_t)v->cfg->max_original_bytes);
+    if (rc == PH_EKAFKA) {
+        /* Kafka refused it (too large for the client or topic): keep less of the original
+         * rather than retry a poison record forever. */
+        ph_issues_add(&v->fatal, "unwritable_record", NULL,
+                      "the InvalidRecord was too large for Kafka; original cut to 64 KiB");
+        rc = reject_with(v, rkm, content_type, record_id, source, 65536);
+    }
+    if (rc == PH_OK)
+        v->txn_invalid++;
+    return rc;
 }
 
 static int judge(ph_validator *v, const rd_kafka_message_t *rkm)
@@ -231,12 +246,18 @@ static int judge(ph_validator *v, const rd_kafka_message_t *rkm)
                                  &v->llmlog, &v->fatal, &v->warnings);
     }
     if (rc == PH_OK) {
-        v->txn_valid++;
-        return produce(v, v->topic_valid, rkm, value, PH_SCHEMA_LLM_LOG);
+        rc = produce(v, v->topic_valid, rkm, value, PH_SCHEMA_LLM_LOG);
+        if (rc != PH_EKAFKA) {
+            v->txn_valid += rc == PH_OK;
+            return rc;
+        }
+        /* Kafka refused the canonical record (e.g. larger than message.max.bytes): it cannot
+         * reach the valid topic, so it goes to the invalid one with the reason. */
+        ph_issues_add(&v->fatal, "unwritable_record", NULL,
+                      "the canonical LlmLog could not be written to %s", v->topic_valid);
     }
     if (v->fatal.n == 0) /* a rule failed without saying why: still never lose the record */
-        ph_issues_add(&v->fatal, "internal_error", NULL, "validation failed (%s)",
-                      ph_strerror(rc));
+        ph_issues_add(&v->fatal, "internal_error", NULL, "validation failed (%s)", ph_strerror(rc));
     return reject(v, rkm, content_type, meta.record_id ? meta.record_id : fallback,
                   meta.ingest_source);
 }
@@ -375,8 +396,7 @@ static int create(ph_service *svc, const void *config, void **state, char *errst
         return ph_err(errstr, errstr_size, PH_EAVRO, "LlmLog value: %s", avro_strerror());
     if (avro_generic_value_new(ph_codec_iface(v->codec, PH_SCHEMA_INVALID_RECORD), &v->invalid)) {
         avro_value_decref(&v->llmlog);
-        return ph_err(errstr, errstr_size, PH_EAVRO, "InvalidRecord value: %s",
-                      avro_strerror());
+        return ph_err(errstr, errstr_size, PH_EAVRO, "InvalidRecord value: %s", avro_strerror());
     }
     v->values_ready = true;
 
@@ -406,12 +426,12 @@ static int create(ph_service *svc, const void *config, void **state, char *errst
                                    .arg = v};
     if ((rc = ph_kafka_consumer_new(&v->consumer, &cc, errstr, errstr_size)))
         return rc;
-    v->valid_total = ph_metrics_counter(m, "pharos_validator_records_total",
-                                        "Records judged and committed, by outcome",
-                                        "result=\"valid\"");
-    v->invalid_total = ph_metrics_counter(m, "pharos_validator_records_total",
-                                          "Records judged and committed, by outcome",
-                                          "result=\"invalid\"");
+    v->valid_total =
+        ph_metrics_counter(m, "pharos_validator_records_total",
+                           "Records judged and committed, by outcome", "result=\"valid\"");
+    v->invalid_total =
+        ph_metrics_counter(m, "pharos_validator_records_total",
+                           "Records judged and committed, by outcome", "result=\"invalid\"");
     v->txn_commits = ph_metrics_counter(m, "pharos_validator_transactions_total",
                                         "Transactions, by outcome", "result=\"committed\"");
     v->txn_aborts = ph_metrics_counter(m, "pharos_validator_transactions_total",
@@ -431,21 +451,20 @@ static const ph_config_entry config_table[] = {
      "commit the open transaction at least this often"},
     {"max_batch", PH_CFG_INT, "20000", offsetof(ph_validator_config, max_batch),
      "commit the open transaction after this many records"},
-    {"max_original_bytes", PH_CFG_INT, "1000000",
-     offsetof(ph_validator_config, max_original_bytes),
+    {"max_original_bytes", PH_CFG_INT, "900000", offsetof(ph_validator_config, max_original_bytes),
      "InvalidRecord keeps at most this many bytes of the original (original_truncated says so)"},
-    {"max_record_bytes", PH_CFG_INT, "1048576", offsetof(ph_validator_config, max_record_bytes),
-     "a larger raw record is rejected as oversized_record"},
+    {"max_record_bytes", PH_CFG_INT, "900000", offsetof(ph_validator_config, max_record_bytes),
+     "a larger raw record is rejected as oversized_record (below the broker's message.max.bytes, "
+     "so its InvalidRecord still fits)"},
     {"max_field_bytes", PH_CFG_INT, "262144", offsetof(ph_validator_config, max_field_bytes),
      "longer strings are truncated with an oversized_field warning"},
     {"max_messages", PH_CFG_INT, "1000", offsetof(ph_validator_config, max_messages),
      "more input messages keep the last ones, with a too_many_messages warning"},
     {"max_context", PH_CFG_INT, "100", offsetof(ph_validator_config, max_context),
-     "more context passages keep the first ones, with a too_many_context warning"},
+     "more context passages keep the last ones, with a too_many_context warning"},
     {"roles", PH_CFG_STR, "system,developer,user,assistant,tool,function",
      offsetof(ph_validator_config, roles), "known message roles; others get unknown_role"},
-    {"max_clock_skew_ms", PH_CFG_INT, "86400000",
-     offsetof(ph_validator_config, max_clock_skew_ms),
+    {"max_clock_skew_ms", PH_CFG_INT, "86400000", offsetof(ph_validator_config, max_clock_skew_ms),
      "start/end times further in the future are impossible_value"},
     {"severity", PH_CFG_STR, NULL, offsetof(ph_validator_config, severity),
      "rule severity overrides, e.g. unknown_role=fatal,oversized_field=off"},

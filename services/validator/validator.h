@@ -7,8 +7,8 @@
 #include "ph_service.h"
 
 typedef struct ph_validator_config {
-    char *group_id;            /* consumer group of the validators */
-    char *transactional_id;    /* default pharos-validator-<instance>; unique per instance */
+    char *group_id;             /* consumer group of the validators */
+    char *transactional_id;     /* default pharos-validator-<instance>; unique per instance */
     int64_t commit_interval_ms; /* a transaction commits at least this often ... */
     int64_t max_batch;          /* ... or after this many records */
     int64_t max_original_bytes; /* InvalidRecord.original is cut beyond this */
