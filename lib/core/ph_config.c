@@ -297,6 +297,15 @@ static bool is_passthrough(const char *arg, const char *const *passthrough)
     return false;
 }
 
+static bool is_bool_key(const ph_config *cfg, const char *key)
+{
+    for (const table *t = cfg->tables; t; t = t->next)
+        for (size_t i = 0; i < t->n; i++)
+            if (strcmp(t->entries[i].key, key) == 0)
+                return t->entries[i].type == PH_CFG_BOOL;
+    return false;
+}
+
 int ph_config_load(ph_config *cfg, int *argc, char **argv, const char *const *passthrough,
                    char *errstr, size_t errstr_size)
 {
@@ -330,10 +339,7 @@ int ph_config_load(ph_config *cfg, int *argc, char **argv, const char *const *pa
         if (strncmp(a, "--config=", 9) == 0)
             continue;
         const char *eq = strchr(a, '=');
-        if (!eq)
-            return ph_err(errstr, errstr_size, PH_EINVAL,
-                          "flag %s: expected --key=value (see --help)", a);
-        size_t n = (size_t)(eq - a) - 2;
+        size_t n = eq ? (size_t)(eq - a) - 2 : strlen(a) - 2;
         if (n == 0 || n >= sizeof(key))
             return ph_err(errstr, errstr_size, PH_EINVAL, "flag %s: bad key", a);
         memcpy(key, a + 2, n);
@@ -343,7 +349,11 @@ int ph_config_load(ph_config *cfg, int *argc, char **argv, const char *const *pa
             for (char *p = key; *p; p++)
                 if (*p == '-')
                     *p = '_';
-        if ((rc = ph_config_set(cfg, key, eq + 1, why, sizeof(why))))
+        /* A bare --flag sets a boolean key to true; any other key needs a value. */
+        if (!eq && !is_bool_key(cfg, key))
+            return ph_err(errstr, errstr_size, PH_EINVAL,
+                          "flag %s: expected --key=value (see --help)", a);
+        if ((rc = ph_config_set(cfg, key, eq ? eq + 1 : "true", why, sizeof(why))))
             return ph_err(errstr, errstr_size, rc, "flag %s: %s", a, why);
     }
     argv[out] = NULL;

@@ -62,10 +62,10 @@ int ph_config_set(ph_config *cfg, const char *key, const char *value, char *errs
                   size_t errstr_size);
 
 /* Applies the file, env and flag layers. Flags are --key=value (dashes in the key are taken as
- * underscores); --config=FILE names the file. Arguments that are not --key=value flags, and the
- * flags listed in `passthrough` (NULL-terminated, e.g. "--dump-config", "--help"), are left for
- * the caller: *argc/argv are compacted to hold argv[0] and them. Returns 0, or PH_EINVAL/PH_EIO
- * with errstr naming the key, the layer and the problem. */
+ * underscores; a bare --key sets a boolean key to true); --config=FILE names the file. Arguments
+ * that are not --key=value flags, and the flags listed in `passthrough` (NULL-terminated, e.g.
+ * "--dump-config", "--help"), are left for the caller: *argc/argv are compacted to hold argv[0] and
+ * them. Returns 0, or PH_EINVAL/PH_EIO with errstr naming the key, the layer and the problem. */
 int ph_config_load(ph_config *cfg, int *argc, char **argv, const char *const *passthrough,
                    char *errstr, size_t errstr_size);
 

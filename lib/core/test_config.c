@@ -114,7 +114,11 @@ static void test_errors(void **state)
     assert_int_equal(ph_config_set(cfg, "verbose", "maybe", err, sizeof(err)), PH_EINVAL);
     assert_int_equal(ph_config_set(cfg, "ratio", "nan", err, sizeof(err)), PH_EINVAL);
 
-    char arg0[] = "prog", a1[] = "--port";
+    char arg0[] = "prog", a1[] = "--port", a0[] = "--verbose";
+    char *argv0[] = {arg0, a0, NULL};
+    int argc0 = 2;
+    assert_int_equal(ph_config_load(cfg, &argc0, argv0, NULL, err, sizeof(err)), 0);
+    assert_true(c.verbose); /* a bare boolean flag means true */
     char *argv[] = {arg0, a1, NULL};
     int argc = 2;
     assert_int_equal(ph_config_load(cfg, &argc, argv, NULL, err, sizeof(err)), PH_EINVAL);
