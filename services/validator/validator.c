@@ -230,6 +230,7 @@ static int judge(ph_validator *v, const rd_kafka_message_t *rkm)
                       "record of %zu bytes exceeds max_record_bytes (%" PRId64 ")", rkm->len,
                       v->cfg->max_record_bytes);
         rc = PH_EINVAL;
+        value = NULL; /* nothing was read */
         content_type = ph_avro_is_single_object(rkm->payload, rkm->len) ? "avro" : "json";
     } else if (ph_avro_is_single_object(rkm->payload, rkm->len)) {
         content_type = "avro";
@@ -237,6 +238,7 @@ static int judge(ph_validator *v, const rd_kafka_message_t *rkm)
                            sizeof(errstr))) {
             ph_issues_add(&v->fatal, "avro_undecodable", NULL, "%s", errstr);
             rc = PH_EINVAL;
+            value = NULL;
         } else {
             rc = ph_record_check_avro(v->rules, value, &meta, &v->fatal, &v->warnings);
         }
@@ -258,8 +260,20 @@ static int judge(ph_validator *v, const rd_kafka_message_t *rkm)
     }
     if (v->fatal.n == 0) /* a rule failed without saying why: still never lose the record */
         ph_issues_add(&v->fatal, "internal_error", NULL, "validation failed (%s)", ph_strerror(rc));
-    return reject(v, rkm, content_type, meta.record_id ? meta.record_id : fallback,
-                  meta.ingest_source);
+    /* The rejected record's own id when it could be read (lib/record leaves it in the value),
+     * else the header's, else the one derived from its position. */
+    const char *id = NULL;
+    size_t idlen = 0;
+    char own_id[256];
+    if (value && ph_avro_get_string(value, "record_id", &id, &idlen) == PH_OK && id && idlen &&
+        idlen < sizeof(own_id)) {
+        memcpy(own_id, id, idlen);
+        own_id[idlen] = '\0';
+        id = own_id;
+    } else {
+        id = meta.record_id ? meta.record_id : fallback;
+    }
+    return reject(v, rkm, content_type, id, meta.ingest_source);
 }
 
 /* ---- service callbacks ---------------------------------------------------------------------- */
