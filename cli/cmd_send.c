@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "cli.h"
 #include "ph_error.h"
 #include "ph_kafka.h"
+#include "ph_body.h"
 #include "ph_log.h"
 #include "ph_util.h"
 
@@ -185,18 +187,26 @@ static int send_http(ph_cli *cli, FILE *in, counts *c)
                 if (got == 0 || strspn(line, " \t") == (size_t)got)
                     continue;
                 c->read++;
-                json_error_t jerr;
-                json_t *obj = json_loadb(line, (size_t)got, JSON_REJECT_DUPLICATES, &jerr);
-                if (!json_is_object(obj)) {
-                    /* Refused here with the reason, so one bad line does not sink a batch. */
+                /* The ingestor's own syntax check, so one bad line is refused here with its
+                 * reason instead of sinking a whole batch. */
+                ph_body one;
+                ph_body_error berr;
+                const char *first = line + strspn(line, " \t");
+                if (*first != '{') {
+                    berr.status = 400;
+                    snprintf(berr.message, sizeof(berr.message), "not a JSON object");
                     if (bad_shown++ < 10)
-                        fprintf(stderr, "\npharos: line %lld skipped: %s\n", lineno,
-                                obj ? "not a JSON object" : jerr.text);
+                        fprintf(stderr, "\npharos: line %lld skipped: %s\n", lineno, berr.message);
                     c->rejected++;
-                    json_decref(obj);
                     continue;
                 }
-                json_decref(obj);
+                if (ph_body_parse(line, (size_t)got, SIZE_MAX, &one, &berr)) {
+                    if (bad_shown++ < 10)
+                        fprintf(stderr, "\npharos: line %lld skipped: %s\n", lineno, berr.message);
+                    c->rejected++;
+                    continue;
+                }
+                ph_body_free(&one);
                 if (b->len + (size_t)got + 2 > bcap) {
                     bcap = (b->len + (size_t)got + 2) * 2;
                     b->body = realloc(b->body, bcap);

@@ -31,7 +31,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build_packages=(
   build-essential pkg-config cmake ninja-build git ca-certificates clang-format
   librdkafka-dev libnng-dev libavro-dev libsqlite3-dev libcurl4-openssl-dev libjansson-dev
-  libpcre2-dev libcmocka-dev libxxhash-dev
+  libpcre2-dev libcmocka-dev libxxhash-dev libyajl-dev
 )
 test_packages=(
   kcat wrk python3 python3-yaml curl procps iproute2
@@ -44,6 +44,7 @@ broker_packages=(
 # tests/compose/check_compose.sh compares the binaries' ldd output with this list.
 runtime_packages=(
   librdkafka1 libnng1 libavro23 libjansson4 libcurl4 libsqlite3-0 libpcre2-8-0 libxxhash0
+  libyajl2
   ca-certificates curl
 )
 # ---- HOOK for later issues: add Debian packages here (one group, installed by default). ----

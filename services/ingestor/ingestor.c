@@ -21,7 +21,7 @@
 #include <pthread.h>
 
 #include "auth.h"
-#include "body.h"
+#include "ph_body.h"
 #include "ph_avro.h"
 #include "ph_error.h"
 #include "ph_kafka.h"
@@ -194,18 +194,10 @@ static bool admit(ph_ingestor *ing, ph_http_request *req, const char **app, ph_b
     return true;
 }
 
-static const char *string_field(json_t *obj, const char *a, const char *b)
-{
-    const char *s = json_string_value(json_object_get(obj, a));
-    if ((!s || !*s) && b)
-        s = json_string_value(json_object_get(obj, b));
-    return s && *s ? s : NULL;
-}
-
 /* Enqueues every record of a parsed body; the request is answered by the last report. */
 static void publish(ph_ingestor *ing, ph_http_request *req, ph_body *body, const char *topic,
-                    const void *const *values, const size_t *lens, char (*ids)[33], const char *app,
-                    ph_counter *accepted)
+                    const void *const *values, const size_t *lens, const char **ids,
+                    const char *app, ph_counter *accepted)
 {
     char ingest_time[24];
     snprintf(ingest_time, sizeof(ingest_time), "%lld", (long long)ph_now_ms());
@@ -221,13 +213,8 @@ static void publish(ph_ingestor *ing, ph_http_request *req, ph_body *body, const
     atomic_store(&r->pending, r->total + 1); /* +1 until every record is enqueued */
     atomic_fetch_add(&ing->open_requests, 1);
     for (size_t i = 0; i < body->n; i++) {
-        json_t *obj = body->items[i].obj;
         /* One session stays on one partition (KAFKA.md): key by session, trace, then record. */
-        const char *key = string_field(obj, "session_id", NULL);
-        if (!key)
-            key = string_field(obj, "trace_id", NULL);
-        if (!key)
-            key = ids[i];
+        const char *key = body->items[i].key ? body->items[i].key : ids[i];
         ph_kafka_header headers[4] = {
             {"pharos-record-id", ids[i], strlen(ids[i])},
             {"pharos-ingest-time", ingest_time, strlen(ingest_time)},
@@ -249,17 +236,19 @@ static void publish(ph_ingestor *ing, ph_http_request *req, ph_body *body, const
     release(r, 1);
 }
 
-/* Record id: the record's own (record_id or id), else derived from its text and position, so a
- * client that retries the same request produces the same ids and downstream sinks deduplicate. */
-static void record_ids(ph_body *body, const char *field, char (*ids)[33])
+/* Record id: the record's own (record_id or id; feedback_id for feedback), else derived from its
+ * text and position, so a client that retries the same request produces the same ids and
+ * downstream sinks deduplicate. Fills ids[i] (pointing at the item's own id or at hashes[i]). */
+static void record_ids(ph_body *body, bool feedback, const char **ids, char (*hashes)[33])
 {
     for (size_t i = 0; i < body->n; i++) {
-        const char *own = string_field(body->items[i].obj, field, "id");
-        if (own && strlen(own) < 33)
-            snprintf(ids[i], 33, "%s", own);
-        else
+        /* A feedback's record_id names the record it judges, not the feedback itself. */
+        ids[i] = feedback ? body->items[i].feedback_id : body->items[i].id;
+        if (!ids[i]) {
             ph_hash_id(body->items[i].raw, body->items[i].rawlen, (uint64_t)body->items[i].line,
-                       ids[i]);
+                       hashes[i]);
+            ids[i] = hashes[i];
+        }
     }
 }
 
@@ -272,12 +261,13 @@ static void handle_logs(ph_http_request *req, void *arg)
         return;
     const void **values = calloc(body.n, sizeof(*values));
     size_t *lens = calloc(body.n, sizeof(*lens));
-    char(*ids)[33] = calloc(body.n, sizeof(*ids));
-    if (!values || !lens || !ids) {
+    const char **ids = calloc(body.n, sizeof(*ids));
+    char(*hashes)[33] = calloc(body.n, sizeof(*hashes));
+    if (!values || !lens || !ids || !hashes) {
         respond_error(ing, req, 500, "out of memory", 0, 0);
         goto out;
     }
-    record_ids(&body, "record_id", ids);
+    record_ids(&body, false, ids, hashes);
     for (size_t i = 0; i < body.n; i++) {
         values[i] = body.items[i].raw;
         lens[i] = body.items[i].rawlen;
@@ -287,6 +277,7 @@ out:
     free(values);
     free(lens);
     free(ids);
+    free(hashes);
     ph_body_free(&body);
 }
 
@@ -304,12 +295,13 @@ static void handle_feedback(ph_http_request *req, void *arg)
         return;
     void **values = calloc(body.n, sizeof(*values));
     size_t *lens = calloc(body.n, sizeof(*lens));
-    char(*ids)[33] = calloc(body.n, sizeof(*ids));
-    if (!values || !lens || !ids) {
+    const char **ids = calloc(body.n, sizeof(*ids));
+    char(*hashes)[33] = calloc(body.n, sizeof(*hashes));
+    if (!values || !lens || !ids || !hashes) {
         respond_error(ing, req, 500, "out of memory", 0, 0);
         goto out;
     }
-    record_ids(&body, "feedback_id", ids);
+    record_ids(&body, true, ids, hashes);
     int64_t now = ph_now_ms();
     pthread_mutex_lock(&ing->encoder_lock);
     for (size_t i = 0; i < body.n; i++) {
@@ -317,8 +309,12 @@ static void handle_feedback(ph_http_request *req, void *arg)
         ph_issues_clear(&issues);
         const void *buf = NULL;
         size_t len = 0;
-        if (ph_feedback_from_json(body.items[i].obj, app, now, ids[i], &ing->feedback, &issues) !=
-            PH_OK) {
+        json_error_t jerr;
+        json_t *obj = json_loadb(body.items[i].raw, body.items[i].rawlen, 0, &jerr);
+        int frc = obj ? ph_feedback_from_json(obj, app, now, ids[i], &ing->feedback, &issues)
+                      : ph_issues_add(&issues, "invalid_json", NULL, "%s", jerr.text);
+        json_decref(obj);
+        if (frc != PH_OK || !obj) {
             pthread_mutex_unlock(&ing->encoder_lock);
             char msg[1024];
             size_t off = (size_t)snprintf(msg, sizeof(msg), "invalid feedback:");
