@@ -23,6 +23,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import atexit
 
 BUILD = os.environ.get("PHAROS_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
 SOURCE = os.environ.get("PHAROS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
@@ -68,6 +69,18 @@ def wait_for(what, fn, timeout=120.0, interval=0.2):
         time.sleep(interval)
 
 
+_services = []
+
+
+@atexit.register
+def _kill_leftovers():
+    """A failed test exits early: never leave its services running."""
+    for svc in _services:
+        if svc.proc and svc.proc.poll() is None:
+            svc.proc.kill()
+            svc.proc.wait()
+
+
 class Service:
     """A Pharos service process. Its stderr goes to a log file; the HTTP port is read from the
     'started' log line, so services can bind port 0."""
@@ -84,6 +97,7 @@ class Service:
         self.env = e
         self.proc = None
         self.port = None
+        _services.append(self)
         self.start()
 
     def start(self):
