@@ -53,6 +53,7 @@ typedef struct ph_validator {
     ph_counter *invalid_total;
     ph_counter *txn_commits;
     ph_counter *txn_aborts;
+    ph_histogram *commit_seconds;
 } ph_validator;
 
 /* ---- transactions ---------------------------------------------------------------------------- */
@@ -85,6 +86,7 @@ static int commit(ph_validator *v)
     char errstr[PH_ERRSTR_SIZE];
     if (!v->txn_open)
         return PH_OK;
+    int64_t started = ph_mono_ms();
     int rc = ph_kafka_txn_send_offsets(v->producer, ph_kafka_consumer_rk(v->consumer), errstr,
                                        sizeof(errstr));
     if (rc == PH_OK)
@@ -97,6 +99,7 @@ static int commit(ph_validator *v)
     if (rc != PH_OK)
         return abort_and_rewind(v, errstr);
     v->txn_open = false;
+    ph_histogram_observe(v->commit_seconds, (double)(ph_mono_ms() - started) / 1000.0);
     ph_counter_add(v->valid_total, (uint64_t)v->txn_valid);
     ph_counter_add(v->invalid_total, (uint64_t)v->txn_invalid);
     ph_counter_inc(v->txn_commits);
@@ -450,6 +453,11 @@ static int create(ph_service *svc, const void *config, void **state, char *errst
                                         "Transactions, by outcome", "result=\"committed\"");
     v->txn_aborts = ph_metrics_counter(m, "pharos_validator_transactions_total",
                                        "Transactions, by outcome", "result=\"aborted\"");
+    static const double commit_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+    v->commit_seconds = ph_metrics_histogram(
+        m, "pharos_validator_commit_seconds",
+        "Time to send offsets and commit one transaction (processing waits meanwhile)", NULL,
+        commit_buckets, sizeof(commit_buckets) / sizeof(commit_buckets[0]));
     ph_log_info(COMPONENT, "consuming %s as group %s, transactional id %s", v->topic_raw,
                 cfg->group_id, txn_id);
     return PH_OK;
