@@ -82,6 +82,10 @@ int ph_kafka_consumer_new(ph_kafka_consumer **out, const ph_kafka_consumer_confi
         if ((rc = ph_kafka_conf_default(conf, config->props, defaults[i][0], defaults[i][1], errstr,
                                         errstr_size)))
             goto out;
+    if (config->group_instance_id &&
+        (rc = ph_kafka_conf_default(conf, config->props, "group.instance.id",
+                                    config->group_instance_id, errstr, errstr_size)))
+        goto out;
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_error_cb(conf, ph_kafka_error_cb);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);

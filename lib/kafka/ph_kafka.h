@@ -130,6 +130,8 @@ typedef struct ph_kafka_consumer_config {
     const char *brokers;
     const char *client_id;
     const char *group_id;
+    const char *group_instance_id; /* static membership (KIP-345) when set: a restarted
+                                      instance takes its partitions back without a rebalance */
     const ph_config_kv *props;
     const char *const *topics;
     size_t ntopics;

@@ -434,6 +434,7 @@ static int create(ph_service *svc, const void *config, void **state, char *errst
     ph_kafka_consumer_config cc = {.brokers = common->brokers,
                                    .client_id = client_id,
                                    .group_id = cfg->group_id,
+                                   .group_instance_id = cfg->static_membership ? txn_id : NULL,
                                    .props = ph_service_kafka_props(svc),
                                    .topics = topics,
                                    .ntopics = 1,
@@ -469,6 +470,10 @@ static const ph_config_entry config_table[] = {
     {"transactional_id", PH_CFG_STR, NULL, offsetof(ph_validator_config, transactional_id),
      "Kafka transactional id, unique per instance and stable across its restarts; default "
      "<topic_prefix>pharos-validator-<instance>"},
+    {"static_membership", PH_CFG_BOOL, "true", offsetof(ph_validator_config, static_membership),
+     "join the group as a static member (group.instance.id = the transactional id): a restarted "
+     "instance gets its partitions back at once; a stopped one keeps them for "
+     "kafka.session.timeout.ms"},
     {"commit_interval_ms", PH_CFG_INT, "200", offsetof(ph_validator_config, commit_interval_ms),
      "commit the open transaction at least this often"},
     {"max_batch", PH_CFG_INT, "20000", offsetof(ph_validator_config, max_batch),

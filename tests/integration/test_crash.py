@@ -7,7 +7,7 @@ import time
 from harness import (BIN, BROKERS, Service, check, create_topics, exactly_once, log, pharos,
                      tail, unique_prefix, wait_for, write_jsonl)
 
-N = 60000
+N = 40000
 prefix = unique_prefix()
 create_topics(prefix)
 
@@ -21,14 +21,16 @@ for i in range(N):
     records.append(json.dumps(r))
 path = write_jsonl(records)
 
-# Small transactions so the kill lands between and inside many of them.
-flags = ["--commit_interval_ms=50", "--max_batch=500", "--instance=crash-test"]
+# Transactions of a few thousand records: the kill lands inside one whose records are already
+# written to the output topics (visible under read_uncommitted below) but not committed.
+flags = ["--commit_interval_ms=300", "--max_batch=3000", "--instance=crash-test"]
 val = Service("validator", prefix, *flags)
 sender = subprocess.Popen([BIN["pharos"], "send", path, "--kafka", "--brokers=" + BROKERS,
                            "--topic_prefix=" + prefix], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE)
 wait_for("the validator to commit its first records",
-         lambda: val.metric("pharos_validator_records_total") >= 2000, timeout=180, interval=0.02)
+         lambda: val.metric("pharos_validator_records_total") >= 1, timeout=180, interval=0.02)
+time.sleep(0.15)  # into the next transaction
 val.kill()
 committed_at_kill = len(tail(prefix, "valid")) + len(tail(prefix, "invalid"))
 out, err = sender.communicate(timeout=600)

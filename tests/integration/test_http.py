@@ -94,4 +94,15 @@ check(len(fb) == 1 and fb[0]["record_id"] == "r-3" and fb[0]["thumbs"] is False
 accepted = ing.metric("pharos_ingest_records_total", 'endpoint="logs"')
 check(accepted == 12, "pharos_ingest_records_total{logs} = %s" % accepted)
 check(ing.stop() == 0, "ingestor exit code")
+
+# A producer queue that is full pushes back with 503 + Retry-After before enqueueing anything.
+tight = Service("ingestor", prefix, "--max_inflight=1", "--retry_after_s=7")
+status, body, hdrs = http("POST", tight.url + "/v1/logs", json.dumps([REC, REC]))
+check(status == 503 and hdrs.get("Retry-After") == "7" and "retry" in json.loads(body)["error"],
+      "queue full -> %s %s %s" % (status, body, hdrs))
+status, body, _ = http("POST", tight.url + "/v1/logs", json.dumps(dict(REC, record_id="fits")))
+check(status == 202, "one record fits -> %s %s" % (status, body))
+refused = tight.metric("pharos_ingest_records_refused_total")
+check(refused == 2, "pharos_ingest_records_refused_total = %s" % refused)
+check(tight.stop() == 0, "ingestor exit code")
 log("ok")
