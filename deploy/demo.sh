@@ -43,7 +43,7 @@ file=${1:-$data/llm_logs.jsonl}
 
 deploy/setup.sh
 say "building into $build"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j "$(nproc)"
 
 mkdir -p "$state/logs"

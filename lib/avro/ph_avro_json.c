@@ -219,7 +219,7 @@ int ph_avro_to_json(const avro_value_t *value, json_t **out, char *errstr, size_
 
 char *ph_avro_to_json_string(const avro_value_t *value, char *errstr, size_t errstr_size)
 {
-    json_t *j;
+    json_t *j = NULL;
     char *s;
 
     if (ph_avro_to_json(value, &j, errstr, errstr_size) != 0)

@@ -80,7 +80,7 @@ static int skip(struct scan *s, size_t n)
 /* bytes or string: a length, then that many bytes. */
 static int scan_bytes(struct scan *s)
 {
-    int64_t n;
+    int64_t n = 0;
     int rc = scan_long(s, &n);
     if (rc != 0)
         return rc;
