@@ -78,11 +78,15 @@ out=$("$build/cli/pharos" send "$file" --url=http://127.0.0.1:8080)
 accepted=$(sed -n 's/.*accepted=\([0-9]*\).*/\1/p' <<<"$out")
 rejected=$(sed -n 's/.*rejected=\([0-9]*\).*/\1/p' <<<"$out")
 
-say "waiting for the validator to judge $accepted records"
-for _ in $(seq 1 600); do
+# A few broken records, produced straight to Kafka as any client may, show the invalid route.
+examples=$repo/deploy/examples/bad_logs.jsonl
+"$build/cli/pharos" send "$examples" --kafka --brokers="$brokers" >/dev/null
+total=$((accepted + $(grep -c . "$examples")))
+say "waiting for the validator to judge $total records"
+for _ in $(seq 1 120); do
   valid=$(metric pharos_validator_records_total 8081 '{result="valid"}')
   invalid=$(metric pharos_validator_records_total 8081 '{result="invalid"}')
-  (( valid + invalid >= accepted )) && break
+  (( valid + invalid >= total )) && break
   sleep 0.5
 done
 
@@ -90,8 +94,18 @@ echo
 echo "Pharos demo: $(wc -l <"$file") lines from $file"
 echo "  accepted by the ingestor (acknowledged by Kafka): $accepted"
 echo "  refused by the ingestor:                          $rejected"
+echo "  plus $(grep -c . "$examples") broken examples from deploy/examples/bad_logs.jsonl, produced straight to Kafka"
 echo "  -> pharos.logs.valid   (evaluable LlmLog):        $valid"
 echo "  -> pharos.logs.invalid (with every reason):       $invalid"
+echo
+echo "Why the broken ones were rejected (reason codes of this run's invalid records):"
+"$build/cli/pharos" tail invalid --from_beginning --until_end --brokers="$brokers" |
+  python3 -c '
+import json, sys
+recs = [json.loads(l) for l in sys.stdin if l.strip()]
+for r in recs[-20:]:
+    print("  %-40s %s" % (r["record_id"][:40], ", ".join(sorted({x["code"] for x in r["reasons"]}))))
+'
 echo
 echo "Look at them:  $build/cli/pharos tail valid --from_beginning --max=3"
 echo "               $build/cli/pharos tail invalid --from_beginning --until_end"
