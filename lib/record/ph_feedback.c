@@ -1,4 +1,6 @@
-/* Feedback JSON -> Feedback, and the Kafka key of a JSON record. */
+/* Feedback JSON -> Feedback, and the Kafka key of a JSON record. Feedback arrives as a jansson
+ * tree (the ingestor parses it): it is copied into a ph_jv document so that it is read by the
+ * same field readers as log records. Feedback is rare; the copy costs nothing that matters. */
 #include "ph_record_int.h"
 
 #include "ph_error.h"
@@ -50,7 +52,7 @@ static const char *const fb_aliases[F_COUNT][F_ALIASES] = {
 typedef struct fmap {
     ph_rctx *c;
     avro_value_t *rec;
-    json_t *slot[F_COUNT][F_ALIASES];
+    const ph_jv *slot[F_COUNT][F_ALIASES];
 } fmap;
 
 static bool fb_find(const char *key, size_t len, int *slot, int *alias)
@@ -67,18 +69,18 @@ static bool fb_find(const char *key, size_t len, int *slot, int *alias)
 
 /* The preferred spelling present; an empty string counts as absent (clients send "" for
  * "none"). Other spellings with a different value are errors. */
-static json_t *fb_pick(fmap *m, int s, const char **key)
+static const ph_jv *fb_pick(fmap *m, int s, const char **key)
 {
-    json_t *v = NULL;
+    const ph_jv *v = NULL;
     *key = fb_aliases[s][0];
     for (int a = 0; a < F_ALIASES; a++) {
-        json_t *x = m->slot[s][a];
-        if (!x || (json_is_string(x) && json_string_length(x) == 0))
+        const ph_jv *x = m->slot[s][a];
+        if (!x || (ph_jv_is_string(x) && x->n == 0))
             continue;
         if (!v) {
             v = x;
             *key = fb_aliases[s][a];
-        } else if (!json_equal(v, x))
+        } else if (!ph_jv_equal(v, x))
             ph_report(m->c, PH_R_CONFLICTING_ALIAS, PH_SEV_FATAL, fb_aliases[s][a],
                       "differs from %s", *key);
     }
@@ -90,7 +92,7 @@ static bool fb_id(fmap *m, int s, const char *avro_name)
 {
     const char *key;
     avro_value_t f;
-    json_t *v = fb_pick(m, s, &key);
+    const ph_jv *v = fb_pick(m, s, &key);
     ph_av_get(m->c, m->rec, avro_name, &f);
     if (v)
         ph_j_id(m->c, v, key, &f, PH_SEV_FATAL);
@@ -101,7 +103,7 @@ static bool fb_text(fmap *m, int s, const char *avro_name)
 {
     const char *key;
     avro_value_t f;
-    json_t *v = fb_pick(m, s, &key);
+    const ph_jv *v = fb_pick(m, s, &key);
     ph_av_get(m->c, m->rec, avro_name, &f);
     if (v)
         ph_j_text(m->c, v, key, &f);
@@ -113,17 +115,17 @@ static void fb_feedback_id(fmap *m, const char *assigned_id)
     const char *key, *s;
     size_t len;
     avro_value_t f;
-    json_t *v = fb_pick(m, F_ID, &key);
+    const ph_jv *v = fb_pick(m, F_ID, &key);
     ph_av_get(m->c, m->rec, "feedback_id", &f);
-    if (json_is_string(v)) {
-        ph_text_check(m->c, json_string_value(v), json_string_length(v), key, 0, &s, &len);
+    if (ph_jv_is_string(v)) {
+        ph_text_check(m->c, v->u.s, v->n, key, 0, &s, &len);
         ph_av_str(m->c, &f, s, len);
-    } else if (json_is_integer(v)) {
+    } else if (ph_jv_is(v, PH_JV_INT)) {
         char num[32];
-        int n = snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+        int n = snprintf(num, sizeof(num), "%lld", (long long)v->u.i);
         ph_av_str(m->c, &f, num, (size_t)n);
     } else if (v)
-        ph_report(m->c, PH_R_WRONG_TYPE, PH_SEV_FATAL, key, "%s, not a string", ph_json_type(v));
+        ph_report(m->c, PH_R_WRONG_TYPE, PH_SEV_FATAL, key, "%s, not a string", ph_jv_type_name(v));
     else if (assigned_id && *assigned_id) {
         ph_text_check(m->c, assigned_id, strlen(assigned_id), "feedback_id", PH_TEXT_UTF8, &s,
                       &len);
@@ -137,19 +139,19 @@ static void fb_source(fmap *m)
 {
     const char *key;
     avro_value_t f;
-    json_t *v = fb_pick(m, F_SOURCE, &key);
+    const ph_jv *v = fb_pick(m, F_SOURCE, &key);
     int sym = 0; /* USER */
     ph_av_get(m->c, m->rec, "source", &f);
-    if (json_is_string(v)) {
+    if (ph_jv_is_string(v)) {
         char q[PH_QUOTE_BYTES + 4];
-        const char *s = json_string_value(v);
+        const char *s = v->u.s;
         if (strcasecmp(s, "reviewer") == 0)
             sym = 1;
         else if (strcasecmp(s, "user") != 0)
             ph_report(m->c, PH_R_INVALID_VALUE, PH_SEV_FATAL, key,
-                      "\"%s\" is neither user nor reviewer", ph_quote(q, s, json_string_length(v)));
+                      "\"%s\" is neither user nor reviewer", ph_quote(q, s, v->n));
     } else if (v)
-        ph_report(m->c, PH_R_WRONG_TYPE, PH_SEV_FATAL, key, "%s, not a string", ph_json_type(v));
+        ph_report(m->c, PH_R_WRONG_TYPE, PH_SEV_FATAL, key, "%s, not a string", ph_jv_type_name(v));
     ph_av_enum(m->c, &f, sym);
 }
 
@@ -157,27 +159,27 @@ static bool fb_thumbs(fmap *m)
 {
     const char *key;
     avro_value_t f;
-    json_t *v = fb_pick(m, F_THUMBS, &key);
+    const ph_jv *v = fb_pick(m, F_THUMBS, &key);
     ph_av_get(m->c, m->rec, "thumbs", &f);
     if (!v)
         return false;
-    if (json_is_boolean(v)) {
-        ph_av_opt_bool(m->c, &f, json_is_true(v));
+    if (ph_jv_is_bool(v)) {
+        ph_av_opt_bool(m->c, &f, v->type == PH_JV_TRUE);
         return true;
     }
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
+    if (ph_jv_is_string(v)) {
+        const char *s = v->u.s;
         char q[PH_QUOTE_BYTES + 4];
         if (strcasecmp(s, "up") == 0 || strcasecmp(s, "down") == 0) {
             ph_av_opt_bool(m->c, &f, strcasecmp(s, "up") == 0);
             return true;
         }
         ph_report(m->c, PH_R_INVALID_VALUE, PH_SEV_FATAL, key, "\"%s\" is neither up nor down",
-                  ph_quote(q, s, json_string_length(v)));
+                  ph_quote(q, s, v->n));
         return true; /* a judgement was meant: do not also report it missing */
     }
     ph_report(m->c, PH_R_WRONG_TYPE, PH_SEV_FATAL, key, "%s, not a boolean or \"up\"/\"down\"",
-              ph_json_type(v));
+              ph_jv_type_name(v));
     return true;
 }
 
@@ -185,24 +187,24 @@ static bool fb_score(fmap *m)
 {
     const char *key;
     avro_value_t f;
-    json_t *v = fb_pick(m, F_SCORE, &key);
+    const ph_jv *v = fb_pick(m, F_SCORE, &key);
     ph_av_get(m->c, m->rec, "score", &f);
     if (!v)
         return false;
-    if (json_is_number(v))
-        ph_av_opt_double(m->c, &f, json_number_value(v));
+    if (ph_jv_is_number(v))
+        ph_av_opt_double(m->c, &f, ph_jv_number(v));
     else
-        ph_report(m->c, PH_R_WRONG_TYPE, PH_SEV_FATAL, key, "%s, not a number", ph_json_type(v));
+        ph_report(m->c, PH_R_WRONG_TYPE, PH_SEV_FATAL, key, "%s, not a number", ph_jv_type_name(v));
     return true;
 }
 
-static void fb_rest(fmap *m, json_t *obj, const char *app_override)
+static void fb_rest(fmap *m, const ph_jv *obj, const char *app_override)
 {
     ph_rctx *c = m->c;
     const char *key, *s;
     size_t len;
     avro_value_t f, meta;
-    json_t *v;
+    const ph_jv *v;
     ph_av_get(c, m->rec, "app", &f);
     if (app_override && *app_override) {
         ph_text_check(c, app_override, strlen(app_override), "meta.app",
@@ -223,14 +225,11 @@ static void fb_rest(fmap *m, json_t *obj, const char *app_override)
     ph_av_get(c, m->rec, "metadata", &meta);
     if ((v = fb_pick(m, F_METADATA, &key)))
         ph_j_metadata(c, v, key, &meta);
-    const char *k;
-    size_t klen;
-    json_t *x;
-    json_object_keylen_foreach(obj, k, klen, x)
-    {
+    for (size_t i = 0; i < obj->n; i++) {
+        const ph_jmember *x = &obj->u.members[i];
         int slot, alias;
-        if (!fb_find(k, klen, &slot, &alias))
-            ph_j_meta_value(c, &meta, NULL, k, klen, x, true);
+        if (!fb_find(x->key, x->klen, &slot, &alias))
+            ph_j_meta_value(c, &meta, NULL, x->key, x->klen, &x->v, true);
     }
 }
 
@@ -244,6 +243,8 @@ int ph_feedback_from_json(json_t *obj, const char *app_override, int64_t ingest_
     ph_rules rules;
     ph_issues unused;
     ph_rctx ctx;
+    ph_jdoc doc;
+    const ph_jv *root = NULL;
     fmap m;
     memset(&rules, 0, sizeof(rules));
     rules.max_record_bytes = PH_RULES_DEFAULT_MAX_RECORD_BYTES;
@@ -252,6 +253,7 @@ int ph_feedback_from_json(json_t *obj, const char *app_override, int64_t ingest_
     memset(rules.sev, PH_SEV_FATAL, sizeof(rules.sev));
     ph_issues_init(&unused);
     ph_rctx_init(&ctx, &rules, errors, &unused, ingest_time_ms > 0 ? ingest_time_ms : ph_now_ms());
+    ph_jdoc_init(&doc);
     memset(&m, 0, sizeof(m));
     m.c = &ctx;
     m.rec = feedback;
@@ -260,19 +262,20 @@ int ph_feedback_from_json(json_t *obj, const char *app_override, int64_t ingest_
         goto out;
     }
     ph_av_null_unions(&ctx, feedback);
-    if (!json_is_object(obj)) {
-        ph_report(&ctx, PH_R_NOT_OBJECT, PH_SEV_FATAL, NULL, "feedback is %s, not an object",
-                  obj ? ph_json_type(obj) : "missing");
+    if (obj && !(root = ph_jdoc_from_jansson(&doc, obj))) {
+        ctx.err = PH_ENOMEM;
         goto out;
     }
-    const char *k;
-    size_t klen;
-    json_t *v;
-    json_object_keylen_foreach(obj, k, klen, v)
-    {
+    if (!ph_jv_is_object(root)) {
+        ph_report(&ctx, PH_R_NOT_OBJECT, PH_SEV_FATAL, NULL, "feedback is %s, not an object",
+                  root ? ph_jv_type_name(root) : "missing");
+        goto out;
+    }
+    for (size_t i = 0; i < root->n; i++) {
+        const ph_jmember *x = &root->u.members[i];
         int slot, alias;
-        if (!json_is_null(v) && fb_find(k, klen, &slot, &alias))
-            m.slot[slot][alias] = v;
+        if (!ph_jv_is_null(&x->v) && fb_find(x->key, x->klen, &slot, &alias))
+            m.slot[slot][alias] = &x->v;
     }
     fb_feedback_id(&m, assigned_id);
     bool ref = fb_id(&m, F_RECORD_ID, "record_id");
@@ -289,8 +292,9 @@ int ph_feedback_from_json(json_t *obj, const char *app_override, int64_t ingest_
     if (!judged)
         ph_report(&ctx, PH_R_MISSING_FIELD, PH_SEV_FATAL, "thumbs",
                   "feedback must carry at least one of thumbs, score, label or comment");
-    fb_rest(&m, obj, app_override);
+    fb_rest(&m, root, app_override);
 out:
+    ph_jdoc_free(&doc);
     ph_rctx_done(&ctx);
     ph_issues_free(&unused);
     if (ctx.err)

@@ -11,25 +11,25 @@
 
 /* Joins a content array (strings, or parts {"type":"text","text":...}) into c->join with
  * newlines. Non-text parts are reported and dropped. */
-static void join_parts(ph_rctx *c, json_t *parts, const char *field)
+static void join_parts(ph_rctx *c, const ph_jv *parts, const char *field)
 {
     char path[256];
-    size_t n = json_array_size(parts);
+    size_t n = ph_jv_size(parts);
     bool first = true;
     c->join.len = 0;
     if (ph_buf_append(&c->join, "", 0))
         c->err = PH_ENOMEM;
     for (size_t j = 0; j < n; j++) {
-        json_t *part = json_array_get(parts, j);
-        json_t *text = NULL;
-        snprintf(path, sizeof(path), "%s[%zu]", field, j);
-        if (json_is_string(part))
+        const ph_jv *part = ph_jv_item(parts, j);
+        const ph_jv *text = NULL;
+        ph_path_index(path, sizeof(path), field, j);
+        if (ph_jv_is_string(part))
             text = part;
-        else if (json_is_object(part)) {
-            json_t *type = json_object_get(part, "type");
-            const char *t = json_string_value(type);
-            text = json_object_get(part, "text");
-            if (!json_is_string(text) ||
+        else if (ph_jv_is_object(part)) {
+            const ph_jv *type = ph_jv_get(part, "type");
+            const char *t = ph_jv_str(type);
+            text = ph_jv_get(part, "text");
+            if (!ph_jv_is_string(text) ||
                 (type && !(t && (strcmp(t, "text") == 0 || strcmp(t, "input_text") == 0 ||
                                  strcmp(t, "output_text") == 0)))) {
                 char q[PH_QUOTE_BYTES + 4];
@@ -40,26 +40,26 @@ static void join_parts(ph_rctx *c, json_t *parts, const char *field)
             }
         } else {
             ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, path,
-                      "%s, not a string or a content part: dropped", ph_json_type(part));
+                      "%s, not a string or a content part: dropped", ph_jv_type_name(part));
             continue;
         }
         if ((!first && ph_buf_append(&c->join, "\n", 1)) ||
-            ph_buf_append(&c->join, json_string_value(text), json_string_length(text)))
+            ph_buf_append(&c->join, text->u.s, text->n))
             c->err = PH_ENOMEM;
         first = false;
     }
 }
 
 /* The text of a content value: string, null (empty) or parts. False for any other type. */
-static bool content_text(ph_rctx *c, json_t *v, const char *field, const char **s, size_t *len)
+static bool content_text(ph_rctx *c, const ph_jv *v, const char *field, const char **s, size_t *len)
 {
-    if (!v || json_is_null(v)) {
+    if (!v || ph_jv_is_null(v)) {
         *s = "";
         *len = 0;
-    } else if (json_is_string(v)) {
-        *s = json_string_value(v);
-        *len = json_string_length(v);
-    } else if (json_is_array(v)) {
+    } else if (ph_jv_is_string(v)) {
+        *s = v->u.s;
+        *len = v->n;
+    } else if (ph_jv_is_array(v)) {
         join_parts(c, v, field);
         *s = c->join.p ? c->join.p : "";
         *len = c->join.len;
@@ -71,7 +71,7 @@ static bool content_text(ph_rctx *c, json_t *v, const char *field, const char **
 /* ---- messages ---------------------------------------------------------------------------- */
 
 static void add_message(jmap *m, avro_value_t *arr, const char *role, size_t role_len,
-                        const char *text, size_t text_len, json_t *name, const char *path)
+                        const char *text, size_t text_len, const ph_jv *name, const char *path)
 {
     ph_rctx *c = m->c;
     char field[300], q[PH_QUOTE_BYTES + 4];
@@ -80,7 +80,7 @@ static void add_message(jmap *m, avro_value_t *arr, const char *role, size_t rol
     size_t len;
     if (!ph_av_append(c, arr, &e))
         return;
-    snprintf(field, sizeof(field), "%s.role", path);
+    ph_path(field, sizeof(field), path, "role");
     ph_text_check(c, role, role_len, field, 0, &s, &len);
     const char *canon = ph_role_match(c->rules, s, len);
     if (canon) {
@@ -92,7 +92,7 @@ static void add_message(jmap *m, avro_value_t *arr, const char *role, size_t rol
     ph_av_get(c, &e, "role", &f);
     ph_av_str(c, &f, s, len);
 
-    snprintf(field, sizeof(field), "%s.content", path);
+    ph_path(field, sizeof(field), path, "content");
     ph_text_check(c, text, text_len, field, 0, &s, &len);
     ph_av_get(c, &e, "content", &f);
     ph_av_str(c, &f, s, len);
@@ -100,49 +100,49 @@ static void add_message(jmap *m, avro_value_t *arr, const char *role, size_t rol
         m->input_ok = true;
 
     ph_av_get(c, &e, "name", &f);
-    snprintf(field, sizeof(field), "%s.name", path);
-    if (!name || json_is_null(name) || !ph_j_text(c, name, field, &f))
+    ph_path(field, sizeof(field), path, "name");
+    if (!name || ph_jv_is_null(name) || !ph_j_text(c, name, field, &f))
         ph_av_null(c, &f);
 }
 
-static void map_message(jmap *m, avro_value_t *arr, json_t *msg, const char *path)
+static void map_message(jmap *m, avro_value_t *arr, const ph_jv *msg, const char *path)
 {
     ph_rctx *c = m->c;
     char field[300];
-    if (!json_is_object(msg)) {
+    if (!ph_jv_is_object(msg)) {
         ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, path, "%s, not a message object: dropped",
-                  ph_json_type(msg));
+                  ph_jv_type_name(msg));
         return;
     }
-    json_t *role = json_object_get(msg, "role");
-    snprintf(field, sizeof(field), "%s.role", path);
-    if (!role || json_is_null(role)) {
+    const ph_jv *role = ph_jv_get(msg, "role");
+    ph_path(field, sizeof(field), path, "role");
+    if (!role || ph_jv_is_null(role)) {
         ph_report(c, PH_R_MISSING_FIELD, PH_SEV_WARN, field, "message without role: dropped");
         return;
     }
-    if (!json_is_string(role)) {
+    if (!ph_jv_is_string(role)) {
         ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, field, "%s, not a string: message dropped",
-                  ph_json_type(role));
+                  ph_jv_type_name(role));
         return;
     }
     const char *text;
     size_t text_len;
-    snprintf(field, sizeof(field), "%s.content", path);
-    if (!content_text(c, json_object_get(msg, "content"), field, &text, &text_len)) {
+    const ph_jv *content = ph_jv_get(msg, "content");
+    ph_path(field, sizeof(field), path, "content");
+    if (!content_text(c, content, field, &text, &text_len)) {
         ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, field,
                   "%s, not a string or an array of parts: message dropped",
-                  ph_json_type(json_object_get(msg, "content")));
+                  ph_jv_type_name(content));
         return;
     }
-    add_message(m, arr, json_string_value(role), json_string_length(role), text, text_len,
-                json_object_get(msg, "name"), path);
+    add_message(m, arr, role->u.s, role->n, text, text_len, ph_jv_get(msg, "name"), path);
 }
 
 void ph_jmap_input(jmap *m)
 {
     ph_rctx *c = m->c;
     const char *key = "messages";
-    json_t *v = ph_jmap_pick(m, S_MESSAGES, &key);
+    const ph_jv *v = ph_jmap_pick(m, S_MESSAGES, &key);
     avro_value_t arr;
     char path[64];
     ph_av_get(c, m->rec, "input_messages", &arr);
@@ -153,10 +153,10 @@ void ph_jmap_input(jmap *m)
         return;
     }
     bool shorthand = strcmp(key, "input") == 0 || strcmp(key, "prompt") == 0;
-    if (shorthand && json_is_string(v)) {
-        add_message(m, &arr, "user", 4, json_string_value(v), json_string_length(v), NULL, key);
-    } else if (json_is_array(v)) {
-        size_t n = json_array_size(v), first = 0;
+    if (shorthand && ph_jv_is_string(v)) {
+        add_message(m, &arr, "user", 4, v->u.s, v->n, NULL, key);
+    } else if (ph_jv_is_array(v)) {
+        size_t n = v->n, first = 0;
         if (n > c->rules->max_messages) {
             first = n - c->rules->max_messages;
             ph_report(c, PH_R_TOO_MANY_MESSAGES, PH_SEV_WARN, key,
@@ -164,12 +164,12 @@ void ph_jmap_input(jmap *m)
                       first, c->rules->max_messages);
         }
         for (size_t i = first; i < n; i++) {
-            snprintf(path, sizeof(path), "%s[%zu]", key, i);
-            map_message(m, &arr, json_array_get(v, i), path);
+            ph_path_index(path, sizeof(path), key, i);
+            map_message(m, &arr, &v->u.items[i], path);
         }
     } else {
         if (ph_report(c, PH_R_WRONG_TYPE, PH_SEV_FATAL, key, "%s, not %s: no input",
-                      ph_json_type(v),
+                      ph_jv_type_name(v),
                       shorthand ? "a string or an array of messages" : "an array of messages") ==
             PH_SEV_FATAL)
             m->input_reported = true;
@@ -183,7 +183,7 @@ void ph_jmap_output(jmap *m)
 {
     ph_rctx *c = m->c;
     const char *key = "output";
-    json_t *v = ph_jmap_pick(m, S_OUTPUT, &key);
+    const ph_jv *v = ph_jmap_pick(m, S_OUTPUT, &key);
     avro_value_t f;
     const char *text, *s;
     size_t text_len, len;
@@ -193,7 +193,7 @@ void ph_jmap_output(jmap *m)
         return;
     if (!content_text(c, v, key, &text, &text_len)) {
         if (ph_report(c, PH_R_WRONG_TYPE, natural, key, "%s, not a string: dropped",
-                      ph_json_type(v)) == PH_SEV_FATAL)
+                      ph_jv_type_name(v)) == PH_SEV_FATAL)
             m->output_reported = true;
         return;
     }
@@ -217,37 +217,37 @@ void ph_jmap_check_output(jmap *m)
 
 /* ---- context ------------------------------------------------------------- */
 
-static void add_passage(jmap *m, avro_value_t *arr, json_t *item, const char *path)
+static void add_passage(jmap *m, avro_value_t *arr, const ph_jv *item, const char *path)
 {
     ph_rctx *c = m->c;
     char field[300];
-    json_t *content = item, *id = NULL, *score = NULL, *source = NULL;
+    const ph_jv *content = item, *id = NULL, *score = NULL, *source = NULL;
     const char *ckey = "content";
-    if (json_is_object(item)) {
-        json_t *a = json_object_get(item, "content"), *b = json_object_get(item, "text");
-        content = a && !json_is_null(a) ? a : b;
+    if (ph_jv_is_object(item)) {
+        const ph_jv *a = ph_jv_get(item, "content"), *b = ph_jv_get(item, "text");
+        content = a && !ph_jv_is_null(a) ? a : b;
         ckey = content == a ? "content" : "text";
-        if (a && b && !json_is_null(a) && !json_is_null(b) && !json_equal(a, b)) {
-            snprintf(field, sizeof(field), "%s.text", path);
+        if (a && b && !ph_jv_is_null(a) && !ph_jv_is_null(b) && !ph_jv_equal(a, b)) {
+            ph_path(field, sizeof(field), path, "text");
             ph_report(c, PH_R_CONFLICTING_ALIAS, PH_SEV_WARN, field,
                       "differs from content, which is used: ignored");
         }
-        id = json_object_get(item, "id");
-        score = json_object_get(item, "score");
-        source = json_object_get(item, "source");
-        snprintf(field, sizeof(field), "%s.%s", path, ckey);
+        id = ph_jv_get(item, "id");
+        score = ph_jv_get(item, "score");
+        source = ph_jv_get(item, "source");
+        ph_path(field, sizeof(field), path, ckey);
     } else
-        snprintf(field, sizeof(field), "%s", path);
-    if (!content || json_is_null(content)) {
+        ph_path(field, sizeof(field), path, NULL);
+    if (!content || ph_jv_is_null(content)) {
         ph_report(c, PH_R_MISSING_FIELD, PH_SEV_WARN, field, "passage without content: dropped");
         return;
     }
-    if (!json_is_string(content)) {
+    if (!ph_jv_is_string(content)) {
         ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, field, "%s, not a string: passage dropped",
-                  ph_json_type(content));
+                  ph_jv_type_name(content));
         return;
     }
-    if (json_string_length(content) == 0) {
+    if (content->n == 0) {
         ph_report(c, PH_R_EMPTY_FIELD, PH_SEV_WARN, field, "empty passage: dropped");
         return;
     }
@@ -256,26 +256,26 @@ static void add_passage(jmap *m, avro_value_t *arr, json_t *item, const char *pa
     size_t len;
     if (!ph_av_append(c, arr, &e))
         return;
-    ph_text_check(c, json_string_value(content), json_string_length(content), field, 0, &s, &len);
+    ph_text_check(c, content->u.s, content->n, field, 0, &s, &len);
     ph_av_get(c, &e, "content", &f);
     ph_av_str(c, &f, s, len);
 
     ph_av_get(c, &e, "id", &f);
-    snprintf(field, sizeof(field), "%s.id", path);
-    if (!id || json_is_null(id) || !ph_j_id(c, id, field, &f, PH_SEV_WARN))
+    ph_path(field, sizeof(field), path, "id");
+    if (!id || ph_jv_is_null(id) || !ph_j_id(c, id, field, &f, PH_SEV_WARN))
         ph_av_null(c, &f);
     ph_av_get(c, &e, "source", &f);
-    snprintf(field, sizeof(field), "%s.source", path);
-    if (!source || json_is_null(source) || !ph_j_text(c, source, field, &f))
+    ph_path(field, sizeof(field), path, "source");
+    if (!source || ph_jv_is_null(source) || !ph_j_text(c, source, field, &f))
         ph_av_null(c, &f);
     ph_av_get(c, &e, "score", &f);
-    snprintf(field, sizeof(field), "%s.score", path);
-    if (score && json_is_number(score))
-        ph_av_opt_double(c, &f, json_number_value(score));
+    ph_path(field, sizeof(field), path, "score");
+    if (ph_jv_is_number(score))
+        ph_av_opt_double(c, &f, ph_jv_number(score));
     else {
-        if (score && !json_is_null(score))
+        if (score && !ph_jv_is_null(score))
             ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, field, "%s, not a number: dropped",
-                      ph_json_type(score));
+                      ph_jv_type_name(score));
         ph_av_null(c, &f);
     }
 }
@@ -284,22 +284,22 @@ void ph_jmap_context(jmap *m)
 {
     ph_rctx *c = m->c;
     const char *key = "context";
-    json_t *v = ph_jmap_pick(m, S_CONTEXT, &key);
+    const ph_jv *v = ph_jmap_pick(m, S_CONTEXT, &key);
     avro_value_t arr;
     char path[64];
     ph_av_get(c, m->rec, "context", &arr);
     if (!v)
         return;
-    if (json_is_string(v)) { /* one passage */
+    if (ph_jv_is_string(v)) { /* one passage */
         add_passage(m, &arr, v, key);
         return;
     }
-    if (!json_is_array(v)) {
+    if (!ph_jv_is_array(v)) {
         ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, key, "%s, not an array of passages: dropped",
-                  ph_json_type(v));
+                  ph_jv_type_name(v));
         return;
     }
-    size_t n = json_array_size(v), first = 0;
+    size_t n = v->n, first = 0;
     if (n > c->rules->max_context) {
         first = n - c->rules->max_context;
         ph_report(c, PH_R_TOO_MANY_CONTEXT, PH_SEV_WARN, key,
@@ -307,11 +307,11 @@ void ph_jmap_context(jmap *m)
                   c->rules->max_context);
     }
     for (size_t i = first; i < n; i++) {
-        json_t *item = json_array_get(v, i);
-        snprintf(path, sizeof(path), "%s[%zu]", key, i);
-        if (!json_is_string(item) && !json_is_object(item)) {
+        const ph_jv *item = &v->u.items[i];
+        ph_path_index(path, sizeof(path), key, i);
+        if (!ph_jv_is_string(item) && !ph_jv_is_object(item)) {
             ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, path,
-                      "%s, not a string or a passage object: dropped", ph_json_type(item));
+                      "%s, not a string or a passage object: dropped", ph_jv_type_name(item));
             continue;
         }
         add_passage(m, &arr, item, path);

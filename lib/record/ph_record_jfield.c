@@ -9,35 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *ph_json_type(const json_t *v)
+bool ph_jv_int(const ph_jv *v, int64_t *out)
 {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a real number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
-bool ph_json_int(const json_t *v, int64_t *out)
-{
-    if (json_is_integer(v)) {
-        *out = json_integer_value(v);
+    if (ph_jv_is(v, PH_JV_INT)) {
+        *out = v->u.i;
         return true;
     }
-    if (json_is_real(v)) {
-        double d = json_real_value(v);
+    if (ph_jv_is(v, PH_JV_REAL)) {
+        double d = v->u.d;
         /* 2^63 is exactly representable; anything at or above it does not fit. */
         if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
             *out = (int64_t)d;
@@ -47,16 +26,16 @@ bool ph_json_int(const json_t *v, int64_t *out)
     return false;
 }
 
-bool ph_j_id(ph_rctx *c, json_t *v, const char *key, avro_value_t *field, int natural)
+bool ph_j_id(ph_rctx *c, const ph_jv *v, const char *key, avro_value_t *field, int natural)
 {
-    if (json_is_string(v)) {
+    if (ph_jv_is_string(v)) {
         const char *s;
         size_t len;
-        if (json_string_length(v) == 0) {
+        if (v->n == 0) {
             ph_report(c, PH_R_EMPTY_FIELD, natural, key, "empty string: ignored");
             return false;
         }
-        ph_text_check(c, json_string_value(v), json_string_length(v), key, 0, &s, &len);
+        ph_text_check(c, v->u.s, v->n, key, 0, &s, &len);
         if (len == 0) { /* it held only NUL characters */
             ph_report(c, PH_R_EMPTY_FIELD, natural, key, "empty after repair: ignored");
             return false;
@@ -64,30 +43,30 @@ bool ph_j_id(ph_rctx *c, json_t *v, const char *key, avro_value_t *field, int na
         ph_av_opt_str(c, field, s, len);
         return true;
     }
-    if (json_is_integer(v)) {
+    if (ph_jv_is(v, PH_JV_INT)) {
         /* Numeric ids are common (database keys); their decimal text is the same id. */
         char num[32];
         const char *s;
         size_t len;
-        int n = snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+        int n = snprintf(num, sizeof(num), "%lld", (long long)v->u.i);
         ph_text_check(c, num, (size_t)n, key, 0, &s, &len); /* a tiny max_field_bytes */
         ph_av_opt_str(c, field, s, len);
         return true;
     }
-    ph_report(c, PH_R_WRONG_TYPE, natural, key, "%s, not a string: ignored", ph_json_type(v));
+    ph_report(c, PH_R_WRONG_TYPE, natural, key, "%s, not a string: ignored", ph_jv_type_name(v));
     return false;
 }
 
-bool ph_j_text(ph_rctx *c, json_t *v, const char *key, avro_value_t *field)
+bool ph_j_text(ph_rctx *c, const ph_jv *v, const char *key, avro_value_t *field)
 {
-    if (!json_is_string(v)) {
+    if (!ph_jv_is_string(v)) {
         ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, key, "%s, not a string: dropped",
-                  ph_json_type(v));
+                  ph_jv_type_name(v));
         return false;
     }
     const char *s;
     size_t len;
-    ph_text_check(c, json_string_value(v), json_string_length(v), key, 0, &s, &len);
+    ph_text_check(c, v->u.s, v->n, key, 0, &s, &len);
     if (len == 0) {
         ph_report(c, PH_R_EMPTY_FIELD, PH_SEV_WARN, key, "empty string: dropped");
         return false;
@@ -96,24 +75,24 @@ bool ph_j_text(ph_rctx *c, json_t *v, const char *key, avro_value_t *field)
     return true;
 }
 
-bool ph_j_time(ph_rctx *c, json_t *v, const char *key, int64_t *ms)
+bool ph_j_time(ph_rctx *c, const ph_jv *v, const char *key, int64_t *ms)
 {
     int64_t t;
-    if (json_is_integer(v))
-        t = json_integer_value(v);
-    else if (json_is_real(v)) {
-        double d = floor(json_real_value(v));
+    if (ph_jv_is(v, PH_JV_INT))
+        t = v->u.i;
+    else if (ph_jv_is(v, PH_JV_REAL)) {
+        double d = floor(v->u.d);
         if (!(d >= -9.2e18 && d <= 9.2e18)) {
             ph_report(c, PH_R_IMPOSSIBLE_VALUE, PH_SEV_WARN, key,
-                      "time %g is out of range: dropped", json_real_value(v));
+                      "time %g is out of range: dropped", v->u.d);
             return false;
         }
         t = (int64_t)d;
-    } else if (json_is_string(v)) {
+    } else if (ph_jv_is_string(v)) {
         bool no_offset = false;
         char q[PH_QUOTE_BYTES + 4];
-        const char *s = json_string_value(v);
-        size_t len = json_string_length(v);
+        const char *s = v->u.s;
+        size_t len = v->n;
         if (!ph_time_parse(s, len, &t, &no_offset)) {
             ph_report(c, PH_R_BAD_TIMESTAMP, PH_SEV_WARN, key,
                       "\"%s\" is neither an RFC 3339 time nor epoch milliseconds: dropped",
@@ -129,7 +108,7 @@ bool ph_j_time(ph_rctx *c, json_t *v, const char *key, int64_t *ms)
         return true;
     } else {
         ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, key,
-                  "%s, not an RFC 3339 string or epoch milliseconds: dropped", ph_json_type(v));
+                  "%s, not an RFC 3339 string or epoch milliseconds: dropped", ph_jv_type_name(v));
         return false;
     }
     if (!ph_check_time(c, t, true, key))
@@ -152,9 +131,9 @@ static void real_text(double d, char *buf, size_t size)
 }
 
 void ph_j_meta_value(ph_rctx *c, avro_value_t *map, const char *prefix, const char *key,
-                     size_t key_len, json_t *v, bool if_absent)
+                     size_t key_len, const ph_jv *v, bool if_absent)
 {
-    if (json_is_null(v))
+    if (!v || v->type == PH_JV_NULL)
         return;
     if (if_absent && map->iface && !memchr(key, '\0', key_len)) {
         avro_value_t old;
@@ -166,19 +145,30 @@ void ph_j_meta_value(ph_rctx *c, avro_value_t *map, const char *prefix, const ch
             return;
         }
     }
-    if (json_is_string(v)) {
-        ph_meta_put(c, map, prefix, key, key_len, json_string_value(v), json_string_length(v), 0);
+    char num[40];
+    switch (v->type) {
+    case PH_JV_STRING:
+        ph_meta_put(c, map, prefix, key, key_len, v->u.s, v->n, 0);
         return;
-    }
-    if (json_is_real(v)) {
-        char num[40];
-        real_text(json_real_value(v), num, sizeof(num));
+    case PH_JV_REAL:
+        real_text(v->u.d, num, sizeof(num));
         ph_meta_put(c, map, prefix, key, key_len, num, strlen(num), 0);
         return;
+    case PH_JV_INT:
+        snprintf(num, sizeof(num), "%lld", (long long)v->u.i);
+        ph_meta_put(c, map, prefix, key, key_len, num, strlen(num), 0);
+        return;
+    case PH_JV_TRUE:
+    case PH_JV_FALSE:
+        ph_meta_put(c, map, prefix, key, key_len, v->type == PH_JV_TRUE ? "true" : "false",
+                    v->type == PH_JV_TRUE ? 4 : 5, 0);
+        return;
+    default:
+        break;
     }
-    /* Inside objects and arrays jansson prints reals with 15 significant digits, so that 0.7
+    /* Objects and arrays as jansson printed them: reals with 15 significant digits, so that 0.7
      * stays "0.7" rather than "0.69999999999999996". */
-    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+    char *text = ph_jv_dump(v);
     if (!text) {
         c->err = PH_ENOMEM;
         return;
@@ -187,18 +177,15 @@ void ph_j_meta_value(ph_rctx *c, avro_value_t *map, const char *prefix, const ch
     free(text);
 }
 
-void ph_j_metadata(ph_rctx *c, json_t *obj, const char *key, avro_value_t *map)
+void ph_j_metadata(ph_rctx *c, const ph_jv *obj, const char *key, avro_value_t *map)
 {
-    if (!json_is_object(obj)) {
+    if (!ph_jv_is_object(obj)) {
         ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, key, "%s, not an object: dropped",
-                  ph_json_type(obj));
+                  ph_jv_type_name(obj));
         return;
     }
-    const char *k;
-    size_t klen;
-    json_t *v;
-    json_object_keylen_foreach(obj, k, klen, v)
-    {
-        ph_j_meta_value(c, map, key, k, klen, v, false);
+    for (size_t i = 0; i < obj->n; i++) {
+        const ph_jmember *m = &obj->u.members[i];
+        ph_j_meta_value(c, map, key, m->key, m->klen, &m->v, false);
     }
 }

@@ -39,15 +39,22 @@ enum {
 
 #define MAX_ALIASES 4
 
-/* Spellings of each field, most preferred first (ph_record_json.c). */
-extern const char *const ph_jmap_aliases[S_COUNT][MAX_ALIASES];
+/* Spellings of each field, most preferred first (ph_record_json.c), with their lengths: every
+ * top-level key of every record is looked up here. */
+typedef struct ph_jalias {
+    const char *name;
+    size_t len;
+} ph_jalias;
+
+extern const ph_jalias ph_jmap_aliases[S_COUNT][MAX_ALIASES];
 
 /* The state of one mapping. */
 typedef struct jmap {
     ph_rctx *c;
     avro_value_t *rec;
     avro_value_t meta; /* the metadata map */
-    json_t *slot[S_COUNT][MAX_ALIASES];
+    const ph_jv *slot[S_COUNT][MAX_ALIASES];
+    uint64_t known;       /* bit i: top-level member i (of the first 64) is a known field */
     int status;           /* 1 OK, 2 ERROR */
     bool input_ok;        /* a message with non-blank content was kept */
     bool output_set;      /* an output string was stored */
@@ -58,7 +65,7 @@ typedef struct jmap {
 
 /* The preferred spelling present (not null) of a field; every other spelling present with a
  * different value is reported (conflicting_alias). *key gets the spelling used. */
-json_t *ph_jmap_pick(jmap *m, int s, const char **key);
+const ph_jv *ph_jmap_pick(jmap *m, int s, const char **key);
 
 /* ph_record_jcontent.c */
 void ph_jmap_input(jmap *m);        /* messages | input_messages | input | prompt */

@@ -9,35 +9,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const ph_jmap_aliases[S_COUNT][MAX_ALIASES] = {
-    [S_RECORD_ID] = {"record_id", "id"},
-    [S_TRACE_ID] = {"trace_id"},
-    [S_SPAN_ID] = {"span_id"},
-    [S_PARENT_SPAN_ID] = {"parent_span_id"},
-    [S_SESSION_ID] = {"session_id"},
-    [S_TURN] = {"turn"},
-    [S_USER_ID] = {"user_id"},
-    [S_APP] = {"app"},
-    [S_ENVIRONMENT] = {"environment", "env"},
-    [S_ROUTE] = {"route"},
-    [S_MODEL] = {"model"},
-    [S_PROVIDER] = {"provider"},
-    [S_START_TIME] = {"start_time"},
-    [S_END_TIME] = {"end_time"},
-    [S_LATENCY] = {"latency_ms"},
-    [S_STATUS] = {"status"},
-    [S_ERROR] = {"error"},
-    [S_MESSAGES] = {"messages", "input_messages", "input", "prompt"},
-    [S_OUTPUT] = {"output", "response", "completion"},
-    [S_FINISH_REASON] = {"finish_reason"},
-    [S_CONTEXT] = {"context"},
-    [S_USAGE] = {"usage"},
-    [S_INPUT_TOKENS] = {"input_tokens"},
-    [S_OUTPUT_TOKENS] = {"output_tokens"},
-    [S_COST] = {"cost_usd", "cost"},
-    [S_METADATA] = {"metadata"},
-    [S_TAGS] = {"tags"},
+/* A spelling and its length (clang-format would spread the macro over four lines). */
+/* clang-format off */
+#define AL(name) {name, sizeof(name) - 1}
+/* clang-format on */
+const ph_jalias ph_jmap_aliases[S_COUNT][MAX_ALIASES] = {
+    [S_RECORD_ID] = {AL("record_id"), AL("id")},
+    [S_TRACE_ID] = {AL("trace_id")},
+    [S_SPAN_ID] = {AL("span_id")},
+    [S_PARENT_SPAN_ID] = {AL("parent_span_id")},
+    [S_SESSION_ID] = {AL("session_id")},
+    [S_TURN] = {AL("turn")},
+    [S_USER_ID] = {AL("user_id")},
+    [S_APP] = {AL("app")},
+    [S_ENVIRONMENT] = {AL("environment"), AL("env")},
+    [S_ROUTE] = {AL("route")},
+    [S_MODEL] = {AL("model")},
+    [S_PROVIDER] = {AL("provider")},
+    [S_START_TIME] = {AL("start_time")},
+    [S_END_TIME] = {AL("end_time")},
+    [S_LATENCY] = {AL("latency_ms")},
+    [S_STATUS] = {AL("status")},
+    [S_ERROR] = {AL("error")},
+    [S_MESSAGES] = {AL("messages"), AL("input_messages"), AL("input"), AL("prompt")},
+    [S_OUTPUT] = {AL("output"), AL("response"), AL("completion")},
+    [S_FINISH_REASON] = {AL("finish_reason")},
+    [S_CONTEXT] = {AL("context")},
+    [S_USAGE] = {AL("usage")},
+    [S_INPUT_TOKENS] = {AL("input_tokens")},
+    [S_OUTPUT_TOKENS] = {AL("output_tokens")},
+    [S_COST] = {AL("cost_usd"), AL("cost")},
+    [S_METADATA] = {AL("metadata")},
+    [S_TAGS] = {AL("tags")},
 };
+#undef AL
 
 /* Optional text fields mapped one to one. */
 static const struct {
@@ -62,9 +67,9 @@ static const struct {
 static bool find_key(const char *key, size_t len, int *slot, int *alias)
 {
     for (int s = 0; s < S_COUNT; s++)
-        for (int a = 0; a < MAX_ALIASES && ph_jmap_aliases[s][a]; a++)
-            if (strlen(ph_jmap_aliases[s][a]) == len &&
-                memcmp(ph_jmap_aliases[s][a], key, len) == 0) {
+        for (int a = 0; a < MAX_ALIASES && ph_jmap_aliases[s][a].name; a++)
+            if (ph_jmap_aliases[s][a].len == len &&
+                memcmp(ph_jmap_aliases[s][a].name, key, len) == 0) {
                 *slot = s;
                 *alias = a;
                 return true;
@@ -74,18 +79,18 @@ static bool find_key(const char *key, size_t len, int *slot, int *alias)
 
 /* The preferred spelling present (not null) of a field; every other spelling present with a
  * different value is reported. *key gets the spelling used. */
-json_t *ph_jmap_pick(jmap *m, int s, const char **key)
+const ph_jv *ph_jmap_pick(jmap *m, int s, const char **key)
 {
-    json_t *v = NULL;
+    const ph_jv *v = NULL;
     for (int a = 0; a < MAX_ALIASES; a++) {
-        json_t *x = m->slot[s][a];
+        const ph_jv *x = m->slot[s][a];
         if (!x)
             continue;
         if (!v) {
             v = x;
-            *key = ph_jmap_aliases[s][a];
-        } else if (!json_equal(v, x))
-            ph_report(m->c, PH_R_CONFLICTING_ALIAS, PH_SEV_WARN, ph_jmap_aliases[s][a],
+            *key = ph_jmap_aliases[s][a].name;
+        } else if (!ph_jv_equal(v, x))
+            ph_report(m->c, PH_R_CONFLICTING_ALIAS, PH_SEV_WARN, ph_jmap_aliases[s][a].name,
                       "differs from %s, which is used: ignored", *key);
     }
     return v;
@@ -93,34 +98,46 @@ json_t *ph_jmap_pick(jmap *m, int s, const char **key)
 
 /* ---- parsing ----------------------------------------------------------------------------- */
 
-/* jansson's error text quotes input and may cut a character in half: make it valid UTF-8. */
-static void report_parse(ph_rctx *c, int rule, const json_error_t *jerr)
+static void report_parse(ph_rctx *c, int rule, const ph_jproblem *pr)
 {
-    ph_buf b = {0};
-    const char *text = jerr->text;
-    if (!ph_utf8_valid(text, strlen(text)) && ph_utf8_repair(&b, text, strlen(text)) == 0)
-        text = b.p;
-    ph_report(c, rule, PH_SEV_FATAL, NULL, "line %d, column %d (byte %d): %s", jerr->line,
-              jerr->column, jerr->position, text);
-    ph_buf_free(&b);
+    ph_report(c, rule, PH_SEV_FATAL, NULL, "line %d, column %d (byte %zu): %s", pr->line,
+              pr->column, pr->offset, pr->text);
 }
 
-static json_t *parse(ph_rctx *c, const char *buf, size_t len, ph_buf *repaired)
+static bool lowered(const ph_rctx *c, int rule)
 {
-    size_t flags = JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL;
-    json_error_t jerr;
+    return c->rules->sev[rule] == PH_SEV_WARN || c->rules->sev[rule] == PH_SEV_OFF;
+}
+
+/* Parses the record; reports what makes it unreadable, and what was only tolerated (duplicate
+ * keys, bytes that are not UTF-8) when those rules are lowered. Returns the root or NULL. */
+static const ph_jv *parse(ph_rctx *c, ph_jdoc *doc, const char *buf, size_t len, ph_buf *repaired)
+{
+    bool dup_reported = false;
     for (;;) {
-        json_t *root = json_loadb(buf, len, flags, &jerr);
-        if (root)
+        const ph_jv *root = NULL;
+        ph_jproblem pr, dup;
+        int rc = ph_jdoc_parse(doc, buf, len, lowered(c, PH_R_DUPLICATE_KEY), &root, &pr, &dup);
+        if (dup.code && !dup_reported) { /* it came before any problem */
+            report_parse(c, PH_R_DUPLICATE_KEY, &dup);
+            dup_reported = true;
+        }
+        switch (rc) {
+        case PH_JPARSE_OK:
             return root;
-        switch (json_error_code(&jerr)) {
-        case json_error_invalid_utf8:
+        case PH_JPARSE_NOMEM:
+            c->err = PH_ENOMEM;
+            return NULL;
+        case PH_JPARSE_DUPLICATE:
+            report_parse(c, PH_R_DUPLICATE_KEY, &pr);
+            return NULL;
+        case PH_JPARSE_UTF8:
             if (repaired->p) /* cannot happen after a repair; never loop */
                 break;
-            report_parse(c, PH_R_INVALID_UTF8, &jerr);
-            if (c->rules->sev[PH_R_INVALID_UTF8] != PH_SEV_WARN &&
-                c->rules->sev[PH_R_INVALID_UTF8] != PH_SEV_OFF)
+            report_parse(c, PH_R_INVALID_UTF8, &pr);
+            if (!lowered(c, PH_R_INVALID_UTF8))
                 return NULL;
+            /* Every invalid byte becomes U+FFFD, and the repaired text is read again. */
             if (ph_utf8_repair(repaired, buf, len)) {
                 c->err = PH_ENOMEM;
                 return NULL;
@@ -128,22 +145,10 @@ static json_t *parse(ph_rctx *c, const char *buf, size_t len, ph_buf *repaired)
             buf = repaired->p;
             len = repaired->len;
             continue;
-        case json_error_duplicate_key:
-            if (!(flags & JSON_REJECT_DUPLICATES))
-                break;
-            report_parse(c, PH_R_DUPLICATE_KEY, &jerr);
-            if (c->rules->sev[PH_R_DUPLICATE_KEY] != PH_SEV_WARN &&
-                c->rules->sev[PH_R_DUPLICATE_KEY] != PH_SEV_OFF)
-                return NULL;
-            flags &= ~(size_t)JSON_REJECT_DUPLICATES; /* jansson keeps the last value */
-            continue;
-        case json_error_out_of_memory:
-            c->err = PH_ENOMEM;
-            return NULL;
         default:
             break;
         }
-        report_parse(c, PH_R_INVALID_JSON, &jerr);
+        report_parse(c, PH_R_INVALID_JSON, &pr);
         return NULL;
     }
 }
@@ -155,14 +160,14 @@ static bool map_error(jmap *m)
 {
     ph_rctx *c = m->c;
     const char *key = "error";
-    json_t *v = ph_jmap_pick(m, S_ERROR, &key);
+    const ph_jv *v = ph_jmap_pick(m, S_ERROR, &key);
     avro_value_t f, rec, sub;
     ph_av_get(c, m->rec, "error", &f);
     if (!v)
         return false;
-    if (!json_is_object(v) && !json_is_string(v)) {
+    if (!ph_jv_is_object(v) && !ph_jv_is_string(v)) {
         ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, key, "%s, not an object or a string: dropped",
-                  ph_json_type(v));
+                  ph_jv_type_name(v));
         return false;
     }
     if (!f.iface || avro_value_set_branch(&f, 1, &rec)) {
@@ -173,17 +178,16 @@ static bool map_error(jmap *m)
     ph_av_null(c, &sub);
     ph_av_get(c, &rec, "message", &sub);
     ph_av_null(c, &sub);
-    if (json_is_string(v)) {
-        if (json_string_length(v))
+    if (ph_jv_is_string(v)) {
+        if (v->n)
             ph_j_text(c, v, key, &sub);
         return true;
     }
-    const char *k;
-    size_t klen;
-    json_t *x;
     ph_buf name = {0};
-    json_object_keylen_foreach(v, k, klen, x)
-    {
+    for (size_t i = 0; i < v->n; i++) {
+        const char *k = v->u.members[i].key;
+        size_t klen = v->u.members[i].klen;
+        const ph_jv *x = &v->u.members[i].v;
         name.len = 0;
         if (ph_buf_append(&name, "error.", 6) || ph_buf_append(&name, k, klen)) {
             c->err = PH_ENOMEM;
@@ -192,7 +196,7 @@ static bool map_error(jmap *m)
         bool is_type = klen == 4 && memcmp(k, "type", 4) == 0;
         if (is_type || (klen == 7 && memcmp(k, "message", 7) == 0)) {
             ph_av_get(c, &rec, is_type ? "type" : "message", &sub);
-            if (!json_is_null(x) && !ph_j_text(c, x, name.p, &sub))
+            if (!ph_jv_is_null(x) && !ph_j_text(c, x, name.p, &sub))
                 ph_av_null(c, &sub);
         } else /* code, param, status...: kept as metadata */
             ph_j_meta_value(c, &m->meta, NULL, name.p, name.len, x, true);
@@ -205,19 +209,19 @@ static void map_status(jmap *m, bool has_error)
 {
     ph_rctx *c = m->c;
     const char *key = "status";
-    json_t *v = ph_jmap_pick(m, S_STATUS, &key);
+    const ph_jv *v = ph_jmap_pick(m, S_STATUS, &key);
     avro_value_t f;
     m->status = 0;
-    if (v && json_is_string(v)) {
+    if (ph_jv_is_string(v)) {
         char q[PH_QUOTE_BYTES + 4];
-        m->status = ph_status_parse(json_string_value(v), json_string_length(v));
+        m->status = ph_status_parse(v->u.s, v->n);
         if (!m->status)
             ph_report(c, PH_R_INVALID_VALUE, PH_SEV_WARN, key,
                       "\"%s\" is not ok, success, error or failed: ignored",
-                      ph_quote(q, json_string_value(v), json_string_length(v)));
+                      ph_quote(q, v->u.s, v->n));
     } else if (v)
         ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, key, "%s, not a string: ignored",
-                  ph_json_type(v));
+                  ph_jv_type_name(v));
     if (!m->status) /* a record that carries an error failed */
         m->status = has_error ? 2 : 1;
     ph_av_get(c, m->rec, "status", &f);
@@ -225,7 +229,7 @@ static void map_status(jmap *m, bool has_error)
 }
 
 /* A token count from the first usable spelling among cands (reported conflicts aside). */
-static void map_tokens(jmap *m, const char *avro_name, json_t *const cands[3],
+static void map_tokens(jmap *m, const char *avro_name, const ph_jv *const cands[3],
                        const char *const names[3])
 {
     ph_rctx *c = m->c;
@@ -233,20 +237,20 @@ static void map_tokens(jmap *m, const char *avro_name, json_t *const cands[3],
     int used = -1;
     ph_av_get(c, m->rec, avro_name, &f);
     for (int i = 0; i < 3; i++) {
-        if (!cands[i] || json_is_null(cands[i]))
+        if (!cands[i] || ph_jv_is_null(cands[i]))
             continue;
         if (used < 0)
             used = i;
-        else if (!json_equal(cands[used], cands[i]))
+        else if (!ph_jv_equal(cands[used], cands[i]))
             ph_report(c, PH_R_CONFLICTING_ALIAS, PH_SEV_WARN, names[i],
                       "differs from %s, which is used: ignored", names[used]);
     }
     int64_t n;
     if (used < 0)
         return;
-    if (!ph_json_int(cands[used], &n)) {
+    if (!ph_jv_int(cands[used], &n)) {
         ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, names[used], "%s, not an integer: dropped",
-                  ph_json_type(cands[used]));
+                  ph_jv_type_name(cands[used]));
         return;
     }
     if (ph_check_tokens(c, n, names[used]))
@@ -257,16 +261,16 @@ static void map_usage(jmap *m)
 {
     ph_rctx *c = m->c;
     const char *key = "usage";
-    json_t *u = ph_jmap_pick(m, S_USAGE, &key);
-    if (u && !json_is_object(u)) {
+    const ph_jv *u = ph_jmap_pick(m, S_USAGE, &key);
+    if (u && !ph_jv_is_object(u)) {
         ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, key, "%s, not an object: dropped",
-                  ph_json_type(u));
+                  ph_jv_type_name(u));
         u = NULL;
     }
-    json_t *in[3] = {m->slot[S_INPUT_TOKENS][0], json_object_get(u, "input_tokens"),
-                     json_object_get(u, "prompt_tokens")};
-    json_t *out[3] = {m->slot[S_OUTPUT_TOKENS][0], json_object_get(u, "output_tokens"),
-                      json_object_get(u, "completion_tokens")};
+    const ph_jv *in[3] = {m->slot[S_INPUT_TOKENS][0], ph_jv_get(u, "input_tokens"),
+                          ph_jv_get(u, "prompt_tokens")};
+    const ph_jv *out[3] = {m->slot[S_OUTPUT_TOKENS][0], ph_jv_get(u, "output_tokens"),
+                           ph_jv_get(u, "completion_tokens")};
     static const char *const in_names[3] = {"input_tokens", "usage.input_tokens",
                                             "usage.prompt_tokens"};
     static const char *const out_names[3] = {"output_tokens", "usage.output_tokens",
@@ -275,12 +279,11 @@ static void map_usage(jmap *m)
     map_tokens(m, "output_tokens", out, out_names);
     if (!u)
         return;
-    const char *k;
-    size_t klen;
-    json_t *x;
     ph_buf name = {0};
-    json_object_keylen_foreach(u, k, klen, x)
-    {
+    for (size_t i = 0; i < u->n; i++) {
+        const char *k = u->u.members[i].key;
+        size_t klen = u->u.members[i].klen;
+        const ph_jv *x = &u->u.members[i].v;
         if ((klen == 12 && memcmp(k, "input_tokens", 12) == 0) ||
             (klen == 13 && memcmp(k, "prompt_tokens", 13) == 0) ||
             (klen == 13 && memcmp(k, "output_tokens", 13) == 0) ||
@@ -300,30 +303,30 @@ static void map_turn(jmap *m)
 {
     ph_rctx *c = m->c;
     const char *key = "turn";
-    json_t *v = ph_jmap_pick(m, S_TURN, &key);
+    const ph_jv *v = ph_jmap_pick(m, S_TURN, &key);
     avro_value_t f;
     int64_t t;
     ph_av_get(c, m->rec, "turn", &f);
     if (!v)
         return;
-    if (!ph_json_int(v, &t))
+    if (!ph_jv_int(v, &t))
         ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, key, "%s, not an integer: dropped",
-                  ph_json_type(v));
+                  ph_jv_type_name(v));
     else if (ph_check_turn(c, t, key))
         ph_av_opt_int(c, &f, (int32_t)t);
 }
 
 static bool number(jmap *m, int s, double *out, const char **key)
 {
-    json_t *v = ph_jmap_pick(m, s, key);
+    const ph_jv *v = ph_jmap_pick(m, s, key);
     if (!v)
         return false;
-    if (!json_is_number(v)) {
+    if (!ph_jv_is_number(v)) {
         ph_report(m->c, PH_R_WRONG_TYPE, PH_SEV_WARN, *key, "%s, not a number: dropped",
-                  ph_json_type(v));
+                  ph_jv_type_name(v));
         return false;
     }
-    *out = json_number_value(v);
+    *out = ph_jv_number(v);
     return true;
 }
 
@@ -331,7 +334,7 @@ static void map_times(jmap *m)
 {
     ph_rctx *c = m->c;
     const char *key = "start_time";
-    json_t *v;
+    const ph_jv *v;
     int64_t start = 0, end = 0;
     double latency = 0;
     bool has_start = false, has_end = false, has_latency = false;
@@ -383,7 +386,7 @@ static void map_tags(jmap *m)
 {
     ph_rctx *c = m->c;
     const char *key = "tags";
-    json_t *v = ph_jmap_pick(m, S_TAGS, &key);
+    const ph_jv *v = ph_jmap_pick(m, S_TAGS, &key);
     avro_value_t arr, e;
     char path[64];
     const char *s;
@@ -391,21 +394,24 @@ static void map_tags(jmap *m)
     ph_av_get(c, m->rec, "tags", &arr);
     if (!v)
         return;
-    if (!json_is_array(v) && !json_is_string(v)) {
+    if (!ph_jv_is_array(v) && !ph_jv_is_string(v)) {
         ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, key, "%s, not an array of strings: dropped",
-                  ph_json_type(v));
+                  ph_jv_type_name(v));
         return;
     }
-    size_t n = json_is_array(v) ? json_array_size(v) : 1;
+    size_t n = ph_jv_is_array(v) ? v->n : 1;
     for (size_t i = 0; i < n; i++) {
-        json_t *t = json_is_array(v) ? json_array_get(v, i) : v;
-        snprintf(path, sizeof(path), json_is_array(v) ? "%s[%zu]" : "%s", key, i);
-        if (!json_is_string(t)) {
+        const ph_jv *t = ph_jv_is_array(v) ? &v->u.items[i] : v;
+        if (ph_jv_is_array(v))
+            ph_path_index(path, sizeof(path), key, i);
+        else
+            ph_path(path, sizeof(path), key, NULL);
+        if (!ph_jv_is_string(t)) {
             ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, path, "%s, not a string: dropped",
-                      ph_json_type(t));
+                      ph_jv_type_name(t));
             continue;
         }
-        ph_text_check(c, json_string_value(t), json_string_length(t), path, 0, &s, &len);
+        ph_text_check(c, t->u.s, t->n, path, 0, &s, &len);
         if (len == 0) {
             ph_report(c, PH_R_EMPTY_FIELD, PH_SEV_WARN, path, "empty tag: dropped");
             continue;
@@ -423,7 +429,7 @@ static void map_record_id(jmap *m, const ph_raw_meta *meta)
 {
     ph_rctx *c = m->c;
     const char *key = "record_id";
-    json_t *v = ph_jmap_pick(m, S_RECORD_ID, &key);
+    const ph_jv *v = ph_jmap_pick(m, S_RECORD_ID, &key);
     avro_value_t f;
     const char *s;
     size_t len;
@@ -431,24 +437,24 @@ static void map_record_id(jmap *m, const ph_raw_meta *meta)
     if (v) {
         /* ph_j_id writes a union; record_id is a plain string, so go through a scratch union
          * only for numbers. */
-        if (json_is_string(v) && json_string_length(v) > 0) {
-            ph_text_check(c, json_string_value(v), json_string_length(v), key, 0, &s, &len);
+        if (ph_jv_is_string(v) && v->n > 0) {
+            ph_text_check(c, v->u.s, v->n, key, 0, &s, &len);
             if (len > 0) {
                 ph_av_str(c, &f, s, len);
                 return;
             }
-        } else if (json_is_integer(v)) {
+        } else if (ph_jv_is(v, PH_JV_INT)) {
             char num[32];
-            int n = snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+            int n = snprintf(num, sizeof(num), "%lld", (long long)v->u.i);
             ph_text_check(c, num, (size_t)n, key, 0, &s, &len);
             ph_av_str(c, &f, s, len);
             return;
         }
-        if (json_is_string(v))
+        if (ph_jv_is_string(v))
             ph_report(c, PH_R_EMPTY_FIELD, PH_SEV_WARN, key, "empty id: the transport's is used");
         else
             ph_report(c, PH_R_WRONG_TYPE, PH_SEV_WARN, key,
-                      "%s, not a string: the transport's id is used", ph_json_type(v));
+                      "%s, not a string: the transport's id is used", ph_jv_type_name(v));
     }
     const char *id = meta && meta->record_id && *meta->record_id ? meta->record_id : NULL;
     const char *name = "meta.record_id";
@@ -470,7 +476,7 @@ static void map_app(jmap *m, const ph_raw_meta *meta)
 {
     ph_rctx *c = m->c;
     const char *key = "app";
-    json_t *v = ph_jmap_pick(m, S_APP, &key);
+    const ph_jv *v = ph_jmap_pick(m, S_APP, &key);
     avro_value_t f;
     ph_av_get(c, m->rec, "app", &f);
     if (meta && meta->app && *meta->app) { /* the authenticated app wins */
@@ -502,41 +508,38 @@ static void map_transport(jmap *m, const ph_raw_meta *meta)
 static void map_metadata(jmap *m)
 {
     const char *key = "metadata";
-    json_t *v = ph_jmap_pick(m, S_METADATA, &key);
+    const ph_jv *v = ph_jmap_pick(m, S_METADATA, &key);
     if (v)
         ph_j_metadata(m->c, v, key, &m->meta);
 }
 
-static void map_unknown(jmap *m, json_t *root)
+static void map_unknown(jmap *m, const ph_jv *root)
 {
-    const char *k;
-    size_t klen;
-    json_t *x;
-    json_object_keylen_foreach(root, k, klen, x)
-    {
+    for (size_t i = 0; i < root->n; i++) {
+        const ph_jmember *x = &root->u.members[i];
         int slot, alias;
-        if (!find_key(k, klen, &slot, &alias))
-            ph_j_meta_value(m->c, &m->meta, NULL, k, klen, x, true);
+        if (i < 64 ? !(m->known >> i & 1) : !find_key(x->key, x->klen, &slot, &alias))
+            ph_j_meta_value(m->c, &m->meta, NULL, x->key, x->klen, &x->v, true);
     }
 }
 
-static void map_fields(jmap *m, json_t *root, const ph_raw_meta *meta)
+static void map_fields(jmap *m, const ph_jv *root, const ph_raw_meta *meta)
 {
     ph_rctx *c = m->c;
     avro_value_t f;
     map_record_id(m, meta);
     map_metadata(m);
     for (size_t i = 0; i < sizeof(id_fields) / sizeof(id_fields[0]); i++) {
-        const char *key = ph_jmap_aliases[id_fields[i].slot][0];
-        json_t *v = ph_jmap_pick(m, id_fields[i].slot, &key);
+        const char *key = ph_jmap_aliases[id_fields[i].slot][0].name;
+        const ph_jv *v = ph_jmap_pick(m, id_fields[i].slot, &key);
         ph_av_get(c, m->rec, id_fields[i].avro, &f);
         if (v)
             ph_j_id(c, v, key, &f, PH_SEV_WARN);
     }
     map_app(m, meta);
     for (size_t i = 0; i < sizeof(text_fields) / sizeof(text_fields[0]); i++) {
-        const char *key = ph_jmap_aliases[text_fields[i].slot][0];
-        json_t *v = ph_jmap_pick(m, text_fields[i].slot, &key);
+        const char *key = ph_jmap_aliases[text_fields[i].slot][0].name;
+        const ph_jv *v = ph_jmap_pick(m, text_fields[i].slot, &key);
         ph_av_get(c, m->rec, text_fields[i].avro, &f);
         if (v)
             ph_j_text(c, v, key, &f);
@@ -562,10 +565,12 @@ int ph_record_from_json(const ph_rules *rules, const char *buf, size_t len, cons
         return PH_EINVAL;
     ph_rctx ctx;
     ph_buf repaired = {0};
-    json_t *root = NULL;
+    ph_jdoc doc;
+    const ph_jv *root = NULL;
     jmap m;
     int64_t now = meta && meta->ingest_time_ms > 0 ? meta->ingest_time_ms : ph_now_ms();
     ph_rctx_init(&ctx, rules, fatal, warnings, now);
+    ph_jdoc_init(&doc);
     memset(&m, 0, sizeof(m));
     m.c = &ctx;
     m.rec = llmlog;
@@ -581,31 +586,32 @@ int ph_record_from_json(const ph_rules *rules, const char *buf, size_t len, cons
         map_record_id(&m, meta);
         goto out;
     }
-    root = parse(&ctx, buf ? buf : "", len, &repaired);
+    root = parse(&ctx, &doc, buf ? buf : "", len, &repaired);
     if (!root) {
         map_record_id(&m, meta);
         goto out;
     }
-    if (!json_is_object(root)) {
+    if (!ph_jv_is_object(root)) {
         ph_report(&ctx, PH_R_NOT_OBJECT, PH_SEV_FATAL, NULL, "the JSON value is %s, not an object",
-                  ph_json_type(root));
+                  ph_jv_type_name(root));
         map_record_id(&m, meta);
         goto out;
     }
-    const char *k;
-    size_t klen;
-    json_t *v;
-    json_object_keylen_foreach(root, k, klen, v)
-    {
+    for (size_t i = 0; i < root->n; i++) {
+        const ph_jmember *x = &root->u.members[i];
         int slot, alias;
-        if (!json_is_null(v) && find_key(k, klen, &slot, &alias))
-            m.slot[slot][alias] = v;
+        if (!find_key(x->key, x->klen, &slot, &alias))
+            continue;
+        if (i < 64)
+            m.known |= 1ULL << i;
+        if (!ph_jv_is_null(&x->v))
+            m.slot[slot][alias] = &x->v;
     }
     ph_av_get(&ctx, llmlog, "metadata", &m.meta);
     map_fields(&m, root, meta);
     ph_av_quality(&ctx, llmlog);
 out:
-    json_decref(root);
+    ph_jdoc_free(&doc);
     ph_buf_free(&repaired);
     ph_rctx_done(&ctx);
     if (ctx.err)

@@ -79,21 +79,36 @@ static size_t utf8_seq(const unsigned char *s, size_t len)
     return need + 1;
 }
 
-bool ph_utf8_valid(const char *str, size_t len)
+size_t ph_utf8_first_invalid(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < len) {
+        /* ASCII runs sixteen bytes at a time: most text is ASCII, and this runs over every
+         * string of every record. */
+        if (len - i >= 16) {
+            uint64_t w[2];
+            memcpy(w, s + i, 16);
+            if (!((w[0] | w[1]) & 0x8080808080808080ULL)) {
+                i += 16;
+                continue;
+            }
+        }
         if (s[i] < 0x80) {
             i++;
             continue;
         }
         size_t n = utf8_seq(s + i, len - i);
         if (!n)
-            return false;
+            return i;
         i += n;
     }
-    return true;
+    return len;
+}
+
+bool ph_utf8_valid(const char *str, size_t len)
+{
+    return ph_utf8_first_invalid(str, len) == len;
 }
 
 int ph_utf8_repair(ph_buf *b, const char *str, size_t len)
@@ -144,6 +159,43 @@ const char *ph_quote(char out[PH_QUOTE_BYTES + 4], const char *s, size_t len)
     out[n] = '\0';
     /* An embedded NUL simply ends the quote early. */
     return out;
+}
+
+/* Appends s[0..n) to buf[0..at) within size (room kept for the NUL), cutting like snprintf. */
+static size_t put(char *buf, size_t size, size_t at, const char *s, size_t n)
+{
+    if (at + 1 >= size)
+        return at;
+    if (n > size - 1 - at)
+        n = size - 1 - at;
+    memcpy(buf + at, s, n);
+    return at + n;
+}
+
+const char *ph_path(char *buf, size_t size, const char *base, const char *name)
+{
+    size_t at = put(buf, size, 0, base, strlen(base));
+    if (name) {
+        at = put(buf, size, at, ".", 1);
+        at = put(buf, size, at, name, strlen(name));
+    }
+    buf[at] = '\0';
+    return buf;
+}
+
+const char *ph_path_index(char *buf, size_t size, const char *base, size_t i)
+{
+    char num[24];
+    size_t n = sizeof(num);
+    do
+        num[--n] = (char)('0' + i % 10);
+    while ((i /= 10) > 0);
+    size_t at = put(buf, size, 0, base, strlen(base));
+    at = put(buf, size, at, "[", 1);
+    at = put(buf, size, at, num + n, sizeof(num) - n);
+    at = put(buf, size, at, "]", 1);
+    buf[at] = '\0';
+    return buf;
 }
 
 /* Makes c->fix hold s[0..len) unless it already does. */
@@ -255,7 +307,7 @@ static int days_in_month(int y, int m)
 bool ph_time_parse(const char *s, size_t len, int64_t *ms, bool *no_offset)
 {
     size_t i = 0;
-    int y, mo, d, h, mi, sec, frac = 0, oh = 0, om = 0, sign = 0;
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, frac = 0, oh = 0, om = 0, sign = 0;
     if (!digits(s, len, &i, 4, &y) || !expect(s, len, &i, "-") || !digits(s, len, &i, 2, &mo) ||
         !expect(s, len, &i, "-") || !digits(s, len, &i, 2, &d) || !expect(s, len, &i, "Tt ") ||
         !digits(s, len, &i, 2, &h) || !expect(s, len, &i, ":") || !digits(s, len, &i, 2, &mi) ||
