@@ -1,7 +1,9 @@
--- wrk script: POSTs NDJSON bodies of BATCH records taken in turn from a JSONL file.
---   wrk -s bench/wrk_ndjson.lua URL -- FILE BATCH
+-- wrk script: POSTs NDJSON bodies of BATCH records taken in turn from a JSONL file, optionally
+-- paced to RATE records/s in all (0: as fast as the connections go).
+--   wrk -s bench/wrk_ndjson.lua URL -- FILE BATCH [RATE CONNECTIONS]
 local bodies = {}
 local n = 0
+local pause_ms = 0
 
 function init(args)
   local file, batch = args[1], tonumber(args[2] or "100")
@@ -17,6 +19,15 @@ function init(args)
   end
   if #cur > 0 then bodies[#bodies + 1] = table.concat(cur, "\n") .. "\n" end
   n = math.random(#bodies)
+  local rate, conns = tonumber(args[3] or "0"), tonumber(args[4] or "1")
+  if rate > 0 then
+    -- each connection sends one request per pause: conns * batch / pause = rate
+    pause_ms = conns * batch * 1000 / rate
+  end
+end
+
+function delay()
+  return pause_ms
 end
 
 function request()

@@ -82,9 +82,13 @@ int ph_kafka_consumer_new(ph_kafka_consumer **out, const ph_kafka_consumer_confi
         if ((rc = ph_kafka_conf_default(conf, config->props, defaults[i][0], defaults[i][1], errstr,
                                         errstr_size)))
             goto out;
+    /* A static member does not leave the group when it stops, so its partitions wait for its
+     * session to time out: keep that short (librdkafka's default is 45 s). */
     if (config->group_instance_id &&
-        (rc = ph_kafka_conf_default(conf, config->props, "group.instance.id",
-                                    config->group_instance_id, errstr, errstr_size)))
+        ((rc = ph_kafka_conf_default(conf, config->props, "group.instance.id",
+                                     config->group_instance_id, errstr, errstr_size)) ||
+         (rc = ph_kafka_conf_default(conf, config->props, "session.timeout.ms", "10000", errstr,
+                                     errstr_size))))
         goto out;
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_error_cb(conf, ph_kafka_error_cb);

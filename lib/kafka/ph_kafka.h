@@ -1,6 +1,6 @@
 /* Kafka clients that enforce the delivery checklist (KAFKA.md, summarised in docs/delivery.md).
  *
- * Producer: idempotent (acks=all, bounded in-flight, retries within message.timeout.ms), lz4,
+ * Producer: idempotent (acks=all, bounded in-flight, retries within message.timeout.ms), batched,
  * murmur2 partitioning (so keys land where Java clients put them), callbacks served by a poll
  * thread or by the caller. The delivery report is the only truth about a record: the caller's
  * on_delivery callback runs exactly once per accepted record. Optional transactions

@@ -96,13 +96,16 @@ int ph_kafka_producer_new(ph_kafka_producer **out, const ph_kafka_producer_confi
                                 errstr_size)))
         goto out;
     /* Defaults per KAFKA.md; kafka.* pass-through wins. murmur2_random matches the Java client's
-     * partitioner, so a session keyed by us and by a Java app lands on the same partition. */
+     * partitioner, so a session keyed by us and by a Java app lands on the same partition.
+     * linger.ms 20 makes batches large enough that the broker's per-batch cost stays small.
+     * No compression by default (as in librdkafka and the Java client): on one machine lz4 cost
+     * the producers and the broker more CPU than it saved (docs/benchmarks.md); set
+     * kafka.compression.type=lz4 where network or disk is the constraint. */
     const char *defaults[][2] = {
         {"enable.idempotence", "true"},
         {"acks", "all"},
-        {"linger.ms", "5"},
+        {"linger.ms", "20"},
         {"batch.size", "1000000"},
-        {"compression.type", "lz4"},
         {"partitioner", "murmur2_random"},
         {"message.timeout.ms", "30000"},
         {"queue.buffering.max.messages", "500000"},

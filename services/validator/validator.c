@@ -281,6 +281,9 @@ static int judge(ph_validator *v, const rd_kafka_message_t *rkm)
 
 /* ---- service callbacks ---------------------------------------------------------------------- */
 
+/* Records judged between two looks at the clock and the delivery reports. */
+#define BURST 256
+
 static int step(void *state)
 {
     ph_validator *v = state;
@@ -288,17 +291,20 @@ static int step(void *state)
     if (v->failed || ph_kafka_producer_fatal(v->producer, why, sizeof(why)) ||
         ph_kafka_consumer_fatal(v->consumer, why, sizeof(why)))
         return PH_EFATAL;
-    int64_t until = ph_mono_ms() + 100;
-    while (ph_mono_ms() < until && !ph_service_stopping(v->svc)) {
-        int wait = v->txn_open ? 0 : 100;
+    int64_t now = ph_mono_ms();
+    int64_t until = now + 100;
+    while (now < until && !ph_service_stopping(v->svc)) {
+        /* Wait for input at most until the open transaction is due. */
+        int wait = 100;
         if (v->txn_open) {
-            int64_t left = v->txn_started + v->cfg->commit_interval_ms - ph_mono_ms();
+            int64_t left = v->txn_started + v->cfg->commit_interval_ms - now;
             wait = left > 0 ? (int)(left < 100 ? left : 100) : 0;
         }
-        rd_kafka_message_t *rkm = ph_kafka_consumer_poll(v->consumer, wait);
-        if (v->failed)
-            return PH_EFATAL; /* a rebalance callback inside poll failed */
-        if (rkm) {
+        int n = 0;
+        rd_kafka_message_t *rkm;
+        while (n < BURST && v->txn_records < v->cfg->max_batch &&
+               (rkm = ph_kafka_consumer_poll(v->consumer, n == 0 ? wait : 0))) {
+            n++;
             int rc = begin(v);
             if (rc == PH_OK) {
                 v->txn_records++;
@@ -310,14 +316,18 @@ static int step(void *state)
             if (rc != PH_OK && abort_and_rewind(v, "could not write an output record"))
                 return PH_EFATAL;
         }
+        if (v->failed)
+            return PH_EFATAL; /* a rebalance callback inside poll failed */
         /* Serve delivery reports of the transaction's records. */
         ph_kafka_producer_poll(v->producer, 0);
+        now = ph_mono_ms();
         if (v->txn_open && (v->txn_records >= v->cfg->max_batch ||
-                            ph_mono_ms() - v->txn_started >= v->cfg->commit_interval_ms)) {
+                            now - v->txn_started >= v->cfg->commit_interval_ms)) {
             if (commit(v))
                 return PH_EFATAL;
+            now = ph_mono_ms();
         }
-        if (!rkm && !v->txn_open)
+        if (n == 0 && !v->txn_open)
             break;
     }
     return PH_OK;
