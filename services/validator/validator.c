@@ -302,7 +302,7 @@ static int step(void *state)
         }
         int n = 0;
         rd_kafka_message_t *rkm;
-        while (n < BURST && v->txn_records < v->cfg->max_batch &&
+        while (n < BURST && (!v->txn_open || v->txn_records < v->cfg->max_batch) &&
                (rkm = ph_kafka_consumer_poll(v->consumer, n == 0 ? wait : 0))) {
             n++;
             int rc = begin(v);
@@ -384,7 +384,7 @@ static int create(ph_service *svc, const void *config, void **state, char *errst
     const ph_validator_config *cfg = config;
     const ph_common_config *common = ph_service_common(svc);
     ph_metrics *m = ph_service_metrics(svc);
-    char client_id[300], txn_id[300];
+    char client_id[300], txn_id[300], group_id[300];
     int rc;
     ph_validator *v = calloc(1, sizeof(*v));
     if (!v)
@@ -440,10 +440,15 @@ static int create(ph_service *svc, const void *config, void **state, char *errst
                                    .poll_thread = false};
     if ((rc = ph_kafka_producer_new(&v->producer, &pc, errstr, errstr_size)))
         return rc;
+    if (cfg->group_id)
+        snprintf(group_id, sizeof(group_id), "%s", cfg->group_id);
+    else
+        snprintf(group_id, sizeof(group_id), "%spharos-validator",
+                 common->topic_prefix ? common->topic_prefix : "");
     const char *topics[] = {v->topic_raw};
     ph_kafka_consumer_config cc = {.brokers = common->brokers,
                                    .client_id = client_id,
-                                   .group_id = cfg->group_id,
+                                   .group_id = group_id,
                                    .group_instance_id = cfg->static_membership ? txn_id : NULL,
                                    .props = ph_service_kafka_props(svc),
                                    .topics = topics,
@@ -469,14 +474,15 @@ static int create(ph_service *svc, const void *config, void **state, char *errst
         m, "pharos_validator_commit_seconds",
         "Time to send offsets and commit one transaction (processing waits meanwhile)", NULL,
         commit_buckets, sizeof(commit_buckets) / sizeof(commit_buckets[0]));
-    ph_log_info(COMPONENT, "consuming %s as group %s, transactional id %s", v->topic_raw,
-                cfg->group_id, txn_id);
+    ph_log_info(COMPONENT, "consuming %s as group %s, transactional id %s", v->topic_raw, group_id,
+                txn_id);
     return PH_OK;
 }
 
 static const ph_config_entry config_table[] = {
-    {"group_id", PH_CFG_STR, "pharos-validator", offsetof(ph_validator_config, group_id),
-     "Kafka consumer group shared by all validator instances"},
+    {"group_id", PH_CFG_STR, NULL, offsetof(ph_validator_config, group_id),
+     "Kafka consumer group shared by all validator instances; default "
+     "<topic_prefix>pharos-validator, so pipelines with different prefixes never share a group"},
     {"transactional_id", PH_CFG_STR, NULL, offsetof(ph_validator_config, transactional_id),
      "Kafka transactional id, unique per instance and stable across its restarts; default "
      "<topic_prefix>pharos-validator-<instance>"},
