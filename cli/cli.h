@@ -27,6 +27,11 @@ typedef struct ph_cli_config {
     bool until_end;
     int64_t max;
     int64_t timeout_ms;
+    /* eval, replay */
+    char *evaluators;
+    bool list;
+    char *from;
+    char *to;
 } ph_cli_config;
 
 typedef struct ph_cli {
@@ -37,6 +42,8 @@ typedef struct ph_cli {
 int ph_cli_topics(ph_cli *cli, int argc, char **argv);
 int ph_cli_send(ph_cli *cli, int argc, char **argv);
 int ph_cli_tail(ph_cli *cli, int argc, char **argv);
+int ph_cli_eval(ph_cli *cli, int argc, char **argv);
+int ph_cli_replay(ph_cli *cli, int argc, char **argv);
 
 /* Resolves a topic given as a short name (raw, valid, invalid, feedback, evals, metrics, alerts,
  * datasets) or a full base name (pharos.logs.raw) to prefix + base; anything else is taken as a

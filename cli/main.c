@@ -2,6 +2,8 @@
  *   pharos topics create            create every pipeline topic (Admin API)
  *   pharos send FILE                post JSONL logs to the ingestor, or produce them to Kafka
  *   pharos tail TOPIC               print a topic's records as JSON lines (Avro decoded)
+ *   pharos eval FILE                run the evaluator set over a JSONL file of logs, offline
+ *   pharos replay --from=T [--to=T] evaluate a past time range of pharos.logs.valid again
  * Configuration: --key=value flags, PHAROS_CLI_<KEY> environment, --config=FILE. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +44,16 @@ static const ph_config_entry table[] = {
     {"max", PH_CFG_INT, "0", offsetof(ph_cli_config, max),
      "tail: exit after this many records (0: no limit)"},
     {"timeout_ms", PH_CFG_INT, "0", offsetof(ph_cli_config, timeout_ms),
-     "tail: exit after this long without a record (0: never)"},
+     "tail, replay: exit after this long without a record (0: never)"},
+    {"evaluators", PH_CFG_STR, NULL, offsetof(ph_cli_config, evaluators),
+     "eval, replay: the evaluator config file (JSON, docs/evaluators.md); empty: every built-in "
+     "evaluator with its defaults"},
+    {"list", PH_CFG_BOOL, "false", offsetof(ph_cli_config, list),
+     "eval: list the evaluator instances and their versions instead of evaluating"},
+    {"from", PH_CFG_STR, NULL, offsetof(ph_cli_config, from),
+     "replay: start of the time range (RFC 3339 or epoch milliseconds), inclusive"},
+    {"to", PH_CFG_STR, NULL, offsetof(ph_cli_config, to),
+     "replay: end of the time range, exclusive; default: the end of each partition now"},
 };
 
 static void usage(ph_cli *cli, FILE *out)
@@ -53,6 +64,8 @@ static void usage(ph_cli *cli, FILE *out)
             "  pharos topics create [--partitions=12] [--replication=1]\n"
             "  pharos send FILE [--url=URL | --kafka] [--endpoint=logs|feedback]\n"
             "  pharos tail TOPIC [--from_beginning] [--until_end] [--max=N]\n"
+            "  pharos eval FILE [--evaluators=FILE]      (or: pharos eval --list)\n"
+            "  pharos replay --from=TIME [--to=TIME] [--evaluators=FILE]\n"
             "  pharos --help | --version | --dump-config\n\n"
             "TOPIC is raw, valid, invalid, feedback, evals, metrics, alerts, datasets or a "
             "topic name.\n\n",
@@ -106,6 +119,10 @@ int main(int argc, char **argv)
         rc = ph_cli_send(&cli, argc - 1, argv + 1);
     } else if (strcmp(argv[1], "tail") == 0) {
         rc = ph_cli_tail(&cli, argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "eval") == 0) {
+        rc = ph_cli_eval(&cli, argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "replay") == 0) {
+        rc = ph_cli_replay(&cli, argc - 1, argv + 1);
     } else {
         fprintf(stderr, "pharos: unknown command '%s' (see pharos --help)\n", argv[1]);
     }

@@ -33,6 +33,7 @@ BROKERS = os.environ.get("PHAROS_TEST_BROKERS", "127.0.0.1:39092")
 BIN = {
     "ingestor": os.path.join(BUILD, "services/ingestor/pharos-ingestor"),
     "validator": os.path.join(BUILD, "services/validator/pharos-validator"),
+    "evaluator": os.path.join(BUILD, "services/evaluator/pharos-evaluator"),
     "pharos": os.path.join(BUILD, "cli/pharos"),
 }
 
@@ -221,3 +222,66 @@ def exactly_once(expected_ids, valid, invalid):
     check(not dup, "%d records delivered more than once, e.g. %s" % (len(dup), list(dup.items())[:3]))
     check(not missing, "%d records lost, e.g. %s" % (len(missing), sorted(missing)[:5]))
     check(not extra, "%d unexpected records, e.g. %s" % (len(extra), sorted(extra)[:5]))
+
+
+# ---- evaluator helpers ------------------------------------------------------------------------
+
+EVALUATION_FIELDS = ["record_id", "session_id", "trace_id", "app", "environment", "model",
+                     "evaluator", "evaluator_version", "status", "score", "label", "passed",
+                     "explanation", "values", "record_time", "ingest_time", "eval_time",
+                     "cost_usd", "tokens"]
+
+
+def write_json(obj):
+    f = tempfile.NamedTemporaryFile(prefix="pharos-", suffix=".json", delete=False, mode="w")
+    json.dump(obj, f)
+    f.close()
+    return f.name
+
+
+def evaluator_listing(evaluators=None):
+    """`pharos eval --list`: [(variant, name, kind, version)] of an evaluator config file (or of
+    the default set)."""
+    args = ["eval", "--list"] + (["--evaluators=" + evaluators] if evaluators else [])
+    out = pharos(*args).stdout.decode().splitlines()
+    return [tuple(line.split()[:4]) for line in out[1:] if line.strip()]
+
+
+def offline_eval(path, evaluators=None, check_rc=True):
+    """`pharos eval FILE`: (list of Evaluation dicts, stderr text)."""
+    args = ["eval", path] + (["--evaluators=" + evaluators] if evaluators else [])
+    r = pharos(*args, check_rc=check_rc)
+    lines = r.stdout.decode().splitlines()
+    return [json.loads(line) for line in lines if line.strip()], r.stderr.decode()
+
+
+def kcat_produce(topic, messages, brokers=None):
+    """Produces raw messages (bytes, keyed "poison-<i>") straight into a topic with kcat, as a
+    foreign client could."""
+    for i, m in enumerate(messages):
+        r = subprocess.run(["kcat", "-P", "-b", brokers or BROKERS, "-t", topic,
+                            "-k", "poison-%d" % i], input=m, capture_output=True, timeout=60)
+        check(r.returncode == 0, "kcat -P: %s" % r.stderr[-500:])
+
+
+def kcat_keys(topic, brokers=None):
+    """The keys of every record of a topic (read_committed)."""
+    r = subprocess.run(["kcat", "-C", "-b", brokers or BROKERS, "-t", topic, "-e", "-q",
+                        "-X", "isolation.level=read_committed", "-f", "%k\\n"],
+                       capture_output=True, timeout=300)
+    check(r.returncode == 0, "kcat -C: %s" % r.stderr[-500:])
+    return r.stdout.decode(errors="replace").splitlines()
+
+
+def by_record(evals):
+    """{record_id: {evaluator: [evaluation, ...]}}."""
+    out = {}
+    for e in evals:
+        out.setdefault(e["record_id"], {}).setdefault(e["evaluator"], []).append(e)
+    return out
+
+
+def same_result(a, b):
+    """Two Evaluations of the same record and evaluator say the same (times aside)."""
+    keys = ["evaluator_version", "status", "score", "label", "passed", "values", "session_id"]
+    return all(a.get(k) == b.get(k) for k in keys)
