@@ -218,8 +218,9 @@ static inline size_t table_slot(const ph_sim_table *t, uint32_t key)
 }
 
 /* Adds w to key's value. Tables are sized for a load of 1/4, so the half-full guard (the size
- * of the used array) never triggers. Branch-free on purpose: whether a key is new is a coin toss the CPU cannot predict, and the
- * mispredictions cost more than the work (an empty slot holds 0, so adding is the same). */
+ * of the used array) never triggers. Branch-free on purpose: whether a key is new is a coin toss
+ * the CPU cannot predict, and the mispredictions cost more than the work (an empty slot holds 0, so
+ * adding is the same). */
 static inline void table_add(ph_sim_table *t, uint32_t key, float w)
 {
     size_t i = table_slot(t, key);
