@@ -108,7 +108,6 @@ ph_eval_result *ph_eval_emit(ph_eval_sink *sink, const char *sub)
             copy_str(r->evaluator + n + 1, sizeof(r->evaluator) - n - 1, sub);
         }
     }
-    copy_str(r->version, sizeof(r->version),
-             sink->current_version ? sink->current_version : "0");
+    copy_str(r->version, sizeof(r->version), sink->current_version ? sink->current_version : "0");
     return r;
 }
