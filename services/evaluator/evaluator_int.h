@@ -63,11 +63,11 @@ struct ph_job {
     atomic_int pending;
     atomic_bool failed;
     atomic_bool abandoned;  /* given up without failing (shutdown): freed, never done */
-    size_t nreceived;       /* judge role: results received so far (main thread) */
+    size_t nreceived;       /* judge role, session judge: results received so far (main thread) */
     int64_t ingest_time_ms; /* for the lag histogram; 0 unknown */
     ph_job_eval *evals;     /* one per Evaluation produced */
     size_t nevals;
-    /* Judge role: what the judge's results need once the record is gone. */
+    /* Judge role and session judge: what the judge's results need once the record is gone. */
     ph_eval_record ident;
     char *ident_buf;
     char *key;

@@ -3,7 +3,12 @@
  * SQLite: WAL, synchronous=FULL (a turn is acknowledged to Kafka, through its offset, only after
  * its transaction is durable, power loss included), one connection used by the main thread only,
  * statements prepared once, writes batched into one transaction per commit_interval_ms, schema
- * migrations by user_version. */
+ * migrations by user_version.
+ *
+ * The session judge (optional): a ph_judge of its own, on the main thread like the database.
+ * A session's job then holds, besides one hold per deterministic result, one per result the
+ * judge announced at submit time; the job's ident (and ident_buf) carries what those results
+ * need once the scan's strings are gone. */
 #include "sessions.h"
 
 #include <inttypes.h>
@@ -13,6 +18,7 @@
 #include <string.h>
 
 #include "ph_error.h"
+#include "ph_judge.h"
 #include "ph_log.h"
 #include "ph_util.h"
 #include "session_eval.h"
@@ -78,6 +84,14 @@ struct ph_sessions {
     ph_session_eval *seval;
     ph_counter *sessions_evaluated;
     ph_counter *turns_written;
+    /* The LLM judge of whole conversations (the sessions object's "judge" member); NULL: none.
+     * Main thread only. */
+    ph_judge *judge;
+    size_t judging;     /* sessions whose judge results are not all back */
+    size_t judging_max; /* beyond, no session is evaluated: see open_judge */
+    ph_gauge *judge_pending;
+    ph_gauge *judge_tokens;
+    ph_gauge *judge_cost;
 };
 
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -426,66 +440,216 @@ static int load_turns(ph_sessions *s, const char *sid, ph_stored_turn **out, siz
     return PH_OK;
 }
 
-/* Evaluates one session and produces its results; the session is marked evaluated once they
- * are all delivered. */
-static void evaluate(ph_sessions *s, const char *sid, const char *app, const char *env,
-                     const char *model, int64_t last_seen)
+/* ---- the session judge (main thread) ------------------------------------------------------- */
+
+/* One judge result of a session (from ph_judge_poll): produced like the session's other
+ * results, named session.<the judge's name> (session.judge.<criterion>) so that it is never
+ * taken for the judge role's verdict on a record. */
+static void on_judge_result(void *opaque, const ph_eval_result *result, void *arg)
+{
+    ph_job *job = opaque;
+    ph_sessions *s = arg;
+    if (job->nreceived >= job->nevals) {
+        /* More than announced: a bug of the judge; never let it corrupt the count. */
+        ph_log_error(COMPONENT, "judge delivered an unannounced result for %s",
+                     job->ident.record_id.s);
+        return;
+    }
+    ph_job_eval *slot = job->evals ? &job->evals[job->nreceived] : NULL;
+    if (++job->nreceived == job->nevals)
+        s->judging--;
+    if (!slot) {
+        /* The evaluation failed after the submit (out of memory): the job is failed already
+         * and the session is evaluated again later; the result only releases its hold. */
+        ph_job_release(job, 1);
+        return;
+    }
+    ph_eval_result r = *result;
+    /* Cannot be cut: criterion names have at most 39 characters, and the only longer name
+     * (<criterion>_groundedness of embeddings) needs context passages, which a session lacks. */
+    if ((size_t)snprintf(r.evaluator, sizeof(r.evaluator), "session.%s", result->evaluator) >=
+        sizeof(r.evaluator))
+        ph_log_warn(COMPONENT, "session judge result name cut: session.%s", result->evaluator);
+    /* The job may be freed from here on (the delivery report may come at once). */
+    ph_worker_produce(&s->ev->main_worker, job, &job->ident, &r, slot);
+}
+
+/* Results handed back by ph_judge_destroy (shutdown): the ones that did not come in time are
+ * SKIPPED "judge shut down before the verdict", which is no verdict, and the producer may be
+ * gone. None is produced: the job is abandoned, so the session is not marked evaluated and the
+ * next start evaluates it again (its deterministic results then repeat, same version). */
+static void on_judge_dropped(void *opaque, const ph_eval_result *result, void *arg)
+{
+    ph_job *job = opaque;
+    ph_sessions *s = arg;
+    if (job->nreceived >= job->nevals)
+        return; /* unannounced: see on_judge_result */
+    if (++job->nreceived == job->nevals)
+        s->judging--;
+    atomic_store(&job->abandoned, true);
+    ph_job_release(job, 1);
+}
+
+/* Drives the judge's transfers without waiting (the main loop serves the cheap evaluators), and
+ * produces the results that came back. */
+static void poll_judge(ph_sessions *s)
+{
+    ph_judge_stats st;
+    ph_judge_poll(s->judge, 0, on_judge_result, s);
+    ph_judge_get_stats(s->judge, &st);
+    ph_gauge_set(s->judge_pending, (double)st.pending);
+    ph_gauge_set(s->judge_tokens, (double)st.tokens_total);
+    ph_gauge_set(s->judge_cost, st.cost_usd_total);
+}
+
+static ph_str str_of(const char *v)
+{
+    return (ph_str){v, strlen(v)};
+}
+
+/* Submits the conversation of a session: its turns as alternating user and assistant messages
+ * with the last turn's output as the response, as a record of its last turn would show it; the
+ * session's deterministic results (sink) are the "cheap" results the criteria's gates see.
+ * Returns ph_judge_submit's code and *nresults. */
+static int submit_judge(ph_sessions *s, ph_job *job, const ph_stored_turn *turns, size_t n,
+                        const ph_eval_sink *sink, size_t *nresults)
+{
+    ph_eval_message *msgs = calloc(2 * n, sizeof(*msgs));
+    if (!msgs)
+        return PH_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* A record without a user message said nothing: no empty "user:" line. An empty output
+         * (a failed call) stays: the user got no answer there. */
+        if (*turns[i].user_message)
+            msgs[k++] = (ph_eval_message){str_of("user"), str_of(turns[i].user_message)};
+        if (i + 1 < n)
+            msgs[k++] = (ph_eval_message){str_of("assistant"), str_of(turns[i].output)};
+    }
+    ph_eval_record rec = job->ident;
+    rec.messages = msgs;
+    rec.nmessages = k;
+    rec.output = str_of(turns[n - 1].output);
+    rec.turn = turns[n - 1].turn;
+    rec.is_error = turns[n - 1].is_error;
+    int rc = ph_judge_submit(s->judge, &rec, sink->results, sink->n, job, nresults);
+    free(msgs);
+    return rc;
+}
+
+/* ---- evaluating a session (main thread) ---------------------------------------------------- */
+
+/* A session that is over, as the scan found it (strings owned). */
+typedef struct due_row {
+    char *sid, *app, *env, *model;
+    int64_t last_seen;
+} due_row;
+
+static ph_str put_str(char **p, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    ph_str out = {*p, la + lb};
+    memcpy(*p, a, la);
+    memcpy(*p + la, b, lb);
+    (*p)[la + lb] = '\0';
+    *p += la + lb + 1;
+    return out;
+}
+
+/* The identity of the session's results, kept in the job (ident, ident_buf, key): record_id
+ * "session:<sid>", keyed like the session's records (the same partition of pharos.evals). */
+static int keep_ident(ph_job *job, const due_row *row)
+{
+    const char *app = row->app ? row->app : "", *env = row->env ? row->env : "";
+    const char *model = row->model ? row->model : "";
+    size_t total =
+        strlen("session:") + 2 * strlen(row->sid) + strlen(app) + strlen(env) + strlen(model) + 5;
+    char *p = job->ident_buf = malloc(total);
+    job->key = strdup(row->sid);
+    if (!p || !job->key)
+        return PH_ENOMEM;
+    job->keylen = strlen(row->sid);
+    ph_eval_record *id = &job->ident;
+    memset(id, 0, sizeof(*id));
+    id->record_id = put_str(&p, "session:", row->sid);
+    id->session_id = put_str(&p, "", row->sid);
+    id->app = put_str(&p, "", app);
+    id->environment = put_str(&p, "", env);
+    id->model = put_str(&p, "", model);
+    id->trace_id = id->route = id->output = (ph_str){"", 0};
+    return PH_OK;
+}
+
+/* Evaluates one session: its deterministic results are produced at once, its conversation is
+ * submitted to the judge (when there is one), whose results are produced as they come back
+ * (on_judge_result). The session is marked evaluated once every one of them is delivered.
+ * Returns PH_EQUEUEFULL when the judge takes nothing more now: then nothing was done, and the
+ * session is tried again at a later look; else 0 (a failure is logged, and also retried). */
+static int evaluate(ph_sessions *s, const due_row *row)
 {
     ph_evaluator *ev = s->ev;
     ph_worker *w = &ev->main_worker;
-    evaluating *e = calloc(1, sizeof(*e));
-    ph_job *job = ph_job_new(ev, NULL);
-    if (!e || !job || !(e->session_id = strdup(sid))) {
-        free(e);
-        ph_job_free(job);
-        return;
-    }
-    e->last_seen_ms = last_seen;
-    job->on_done = on_session_done;
-    job->done_arg = e;
-    /* keyed like the session's records: the same partition of pharos.evals */
-    if (!(job->key = strdup(sid))) {
-        ph_job_free(job);
-        free(e->session_id);
-        free(e);
-        return;
-    }
-    job->keylen = strlen(sid);
-    char record_id[1100];
-    snprintf(record_id, sizeof(record_id), "session:%s", sid);
-    ph_eval_record rec;
-    memset(&rec, 0, sizeof(rec));
-    rec.record_id = (ph_str){record_id, strlen(record_id)};
-    rec.session_id = (ph_str){sid, strlen(sid)};
-    rec.app = (ph_str){app ? app : "", app ? strlen(app) : 0};
-    rec.environment = (ph_str){env ? env : "", env ? strlen(env) : 0};
-    rec.model = (ph_str){model ? model : "", model ? strlen(model) : 0};
-    rec.trace_id = rec.route = rec.output = (ph_str){"", 0};
-    ph_eval_sink_reset(&w->sink);
     ph_stored_turn *turns = NULL;
-    size_t nturns = 0;
-    int rc = load_turns(s, sid, &turns, &nturns);
+    size_t nturns = 0, nresults = 0;
+    int rc = PH_OK;
+    evaluating *e = NULL;
+    ph_job *job = NULL;
+    if (s->judge && s->judging >= s->judging_max)
+        return PH_EQUEUEFULL; /* see open_judge */
+    e = calloc(1, sizeof(*e));
+    job = ph_job_new(ev, NULL);
+    if (!e || !job || !(e->session_id = strdup(row->sid)) || keep_ident(job, row)) {
+        ph_log_warn(COMPONENT, "session %s: out of memory; tried again later", row->sid);
+        goto out;
+    }
+    e->last_seen_ms = row->last_seen;
+    ph_eval_sink_reset(&w->sink);
+    rc = load_turns(s, row->sid, &turns, &nturns);
     if (rc == PH_OK)
         rc = ph_session_eval_run(s->seval, turns, nturns, &w->sink);
-    rec.record_time_ms = nturns ? turns[nturns - 1].record_time_ms : 0;
-    free_turns(turns, nturns);
+    job->ident.record_time_ms = nturns ? turns[nturns - 1].record_time_ms : 0;
+    if (rc == PH_OK && s->judge && nturns) {
+        rc = submit_judge(s, job, turns, nturns, &w->sink, &nresults);
+        if (rc == PH_EQUEUEFULL)
+            goto out;
+    }
+    /* From here the session is in flight. The judge's announced results are held whatever
+     * happens next: it delivers them (on_judge_result). */
+    job->on_done = on_session_done;
+    job->done_arg = e;
+    job->nevals = w->sink.n + nresults;
+    job->nreceived = w->sink.n;
+    atomic_fetch_add(&job->pending, (int)nresults);
+    if (nresults)
+        s->judging++;
+    if (rc == PH_OK && job->nevals && !(job->evals = calloc(job->nevals, sizeof(*job->evals))))
+        rc = PH_ENOMEM;
     pthread_mutex_lock(&s->lock);
     e->next = s->evals;
     s->evals = e;
     pthread_mutex_unlock(&s->lock);
-    if (rc == PH_OK && w->sink.n && !(job->evals = calloc(w->sink.n, sizeof(*job->evals))))
-        rc = PH_ENOMEM;
+    e = NULL;
     if (rc) {
-        ph_log_warn(COMPONENT, "session %s: evaluation failed (%s); tried again later", sid,
+        ph_log_warn(COMPONENT, "session %s: evaluation failed (%s); tried again later", row->sid,
                     ph_strerror(rc));
         atomic_store(&job->failed, true);
     } else {
-        job->nevals = w->sink.n;
         atomic_fetch_add(&job->pending, (int)w->sink.n);
         for (size_t i = 0; i < w->sink.n; i++)
-            ph_worker_produce(w, job, &rec, &w->sink.results[i], &job->evals[i]);
+            ph_worker_produce(w, job, &job->ident, &w->sink.results[i], &job->evals[i]);
     }
-    ph_job_release(job, 1);
+    ph_job_release(job, 1); /* the evaluation hold */
+    job = NULL;
+    rc = PH_OK;
+out:
+    free_turns(turns, nturns);
+    if (job)
+        ph_job_free(job);
+    if (e) {
+        free(e->session_id);
+        free(e);
+    }
+    return rc == PH_EQUEUEFULL ? rc : PH_OK;
 }
 
 /* Evaluates the sessions that are over: owned and (ended or idle), or idle twice as long. */
@@ -493,11 +657,9 @@ static void scan(ph_sessions *s)
 {
     const ph_evaluator_config *cfg = s->ev->cfg;
     int64_t now = ph_now_ms();
+    if (s->judge && s->judging >= s->judging_max)
+        return; /* see open_judge */
     /* Collect first: evaluating reads turns with another statement. */
-    typedef struct due_row {
-        char *sid, *app, *env, *model;
-        int64_t last_seen;
-    } due_row;
     due_row rows[EVAL_BATCH];
     int n = 0;
     sqlite3_stmt *st = s->due;
@@ -520,8 +682,11 @@ static void scan(ph_sessions *s)
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+    bool full = false;
     for (int i = 0; i < n; i++) {
-        evaluate(s, rows[i].sid, rows[i].app, rows[i].env, rows[i].model, rows[i].last_seen);
+        /* A full judge: the rest wait for a later look (never block the main loop on it). */
+        if (!full && (full = evaluate(s, &rows[i]) == PH_EQUEUEFULL))
+            ph_log_debug(COMPONENT, "session judge full: %d sessions wait for a later look", n - i);
         free(rows[i].sid);
         free(rows[i].app);
         free(rows[i].env);
@@ -545,6 +710,8 @@ void ph_sessions_step(ph_sessions *s, bool force)
     if (!s || atomic_load(&s->ev->failed))
         return;
     write_inbox(s);
+    if (s->judge)
+        poll_judge(s); /* draining too: the judge's results count as in-flight work */
     mark_delivered(s);
     int64_t mono = ph_mono_ms();
     if (s->in_txn && (force || mono - s->txn_started >= s->ev->cfg->commit_interval_ms))
@@ -659,6 +826,57 @@ static int prepare(ph_sessions *s, char *errstr, size_t errstr_size)
     return PH_OK;
 }
 
+static int open_judge(ph_sessions *s, const json_t *config, char *errstr, size_t errstr_size)
+{
+    ph_evaluator *ev = s->ev;
+    char why[PH_ERRSTR_SIZE];
+    int rc = ph_judge_new(&s->judge, config, why, sizeof(why));
+    if (rc) /* lib/judge's paths start at its object: "judge.criteria[x]: ..." */
+        return ph_err(errstr, errstr_size, rc,
+                      strncmp(why, "judge", 5) == 0 ? "sessions.%s" : "sessions.judge: %s", why);
+    /* Sessions waiting for a slow judge hold in-flight slots (their jobs): at most a quarter of
+     * max_inflight_records, so records always keep the rest and never wait for the judge. */
+    s->judging_max =
+        ev->cfg->max_inflight_records >= 4 ? (size_t)ev->cfg->max_inflight_records / 4 : 1;
+    s->judge_pending =
+        ph_metrics_gauge(ev->metrics, "pharos_evaluator_session_judge_pending",
+                         "Session judge results submitted and not yet delivered", NULL);
+    s->judge_tokens = ph_metrics_gauge(ev->metrics, "pharos_evaluator_session_judge_tokens",
+                                       "Session judge tokens used since the start", NULL);
+    s->judge_cost =
+        ph_metrics_gauge(ev->metrics, "pharos_evaluator_session_judge_cost_usd",
+                         "What the session judge cost since the start, in US dollars", NULL);
+    if (!s->judge_pending || !s->judge_tokens || !s->judge_cost)
+        return ph_err(errstr, errstr_size, PH_ENOMEM, "out of memory");
+    ph_log_info(COMPONENT, "sessions: conversations judged too (results session.judge.*)");
+    return PH_OK;
+}
+
+/* The session evaluator from the file's "sessions" object without its "judge" member (so a
+ * change of the judge's config leaves the deterministic measures' version alone: the judge's
+ * results carry versions of their own), and the judge from that member. */
+static int open_evaluators(ph_sessions *s, char *errstr, size_t errstr_size)
+{
+    const json_t *config = ph_eval_set_sessions(s->ev->set);
+    const json_t *jconfig = config ? json_object_get(config, "judge") : NULL;
+    json_t *rest = NULL;
+    int rc;
+    if (jconfig) {
+        if (!(rest = json_deep_copy(config)) || json_object_del(rest, "judge")) {
+            rc = ph_err(errstr, errstr_size, PH_ENOMEM, "out of memory");
+            goto out;
+        }
+        config = rest;
+    }
+    if ((rc = ph_session_eval_new(&s->seval, config, errstr, errstr_size)))
+        goto out;
+    if (jconfig)
+        rc = open_judge(s, jconfig, errstr, errstr_size);
+out:
+    json_decref(rest);
+    return rc;
+}
+
 int ph_sessions_open(ph_sessions **out, ph_evaluator *ev, const char *path, char *errstr,
                      size_t errstr_size)
 {
@@ -684,7 +902,7 @@ int ph_sessions_open(ph_sessions **out, ph_evaluator *ev, const char *path, char
     }
     if ((rc = migrate(s->db, errstr, errstr_size)) || (rc = prepare(s, errstr, errstr_size)))
         return rc;
-    if ((rc = ph_session_eval_new(&s->seval, ph_eval_set_sessions(ev->set), errstr, errstr_size)))
+    if ((rc = open_evaluators(s, errstr, errstr_size)))
         return rc;
     ph_log_info(COMPONENT, "session evaluation version %s", ph_session_eval_version(s->seval));
     s->sessions_evaluated =
@@ -701,6 +919,15 @@ void ph_sessions_close(ph_sessions *s)
 {
     if (!s)
         return;
+    /* Judge results not back by now are dropped (on_judge_dropped): their sessions stay not
+     * evaluated. The producer may be gone already; nothing is produced. */
+    if (s->judging)
+        ph_log_warn(COMPONENT,
+                    "%zu sessions still wait for the session judge: they are evaluated again "
+                    "after the restart",
+                    s->judging);
+    ph_judge_destroy(s->judge, on_judge_dropped, s);
+    s->judge = NULL;
     if (s->db) {
         write_inbox(s);
         commit(s);

@@ -16,6 +16,16 @@
  * nothing). A new turn for an evaluated session reopens it: it is evaluated again later, with
  * all its turns, under the same record_id.
  *
+ * With a "judge" member in the sessions object (a lib/judge config, docs/judge.md), the
+ * conversation of an evaluated session (its turns as user and assistant messages, the last
+ * output as the response) is also submitted to an LLM judge of its own, gated on the
+ * deterministic results; its results are named session.judge.<criterion>, carry the judge's
+ * versions, and the session is marked evaluated only once they too are acknowledged. The judge
+ * is polled from ph_sessions_step without waiting, and a full judge (its queue, or a quarter of
+ * max_inflight_records sessions waiting for it) defers sessions to a later look, so records never
+ * wait for it. Its results not back when the sessions are closed are dropped, never produced:
+ * the session is evaluated again after the restart.
+ *
  * Several instances on one host may share one file (WAL; each only evaluates the sessions of
  * the partitions it owns; a session whose partition nobody here owns any more is evaluated
  * after twice the idle time, so its turns are never dropped silently).
@@ -28,18 +38,23 @@
 
 #include "evaluator_int.h"
 
-/* Opens (creating or migrating) the database. Returns 0, PH_EIO or PH_ENOMEM with errstr. */
+/* Opens (creating or migrating) the database and builds the session evaluator and judge from
+ * the evaluator config's "sessions" object. Returns 0, PH_EIO, PH_EINVAL (a bad config, e.g.
+ * "sessions.judge: endpoint is required") or PH_ENOMEM with errstr. */
 int ph_sessions_open(ph_sessions **out, ph_evaluator *ev, const char *path, char *errstr,
                      size_t errstr_size);
-void ph_sessions_close(ph_sessions *s); /* NULL is a no-op; an open batch is committed */
+/* NULL is a no-op; an open batch is committed; the judge is destroyed, its pending results
+ * dropped (their sessions stay not evaluated). Call it after the producer is flushed. */
+void ph_sessions_close(ph_sessions *s);
 
 /* Worker thread: makes the record's turn, adds one hold to the job and queues the turn for the
  * main thread. Returns 0 or PH_ENOMEM. */
 int ph_sessions_take(ph_sessions *s, ph_job *job, const avro_value_t *llmlog,
                      const ph_eval_record *rec, const ph_eval_result *results, size_t n);
 
-/* Main thread: writes queued turns, commits the batch when due (or when force), evaluates the
- * sessions that are over, marks delivered ones evaluated, forgets expired ones. */
+/* Main thread: writes queued turns, polls the session judge (never waiting), commits the batch
+ * when due (or when force), evaluates the sessions that are over, marks delivered ones evaluated,
+ * forgets expired ones. */
 void ph_sessions_step(ph_sessions *s, bool force);
 
 /* Main thread: partitions assigned to (or revoked from) this instance. */
