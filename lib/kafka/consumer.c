@@ -14,6 +14,7 @@ struct ph_kafka_consumer {
     rd_kafka_t *rk;
     ph_kafka_assign_fn on_assign;
     ph_kafka_revoke_fn on_revoke;
+    ph_kafka_position_fn on_position;
     void *arg;
 };
 
@@ -28,6 +29,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         ph_log_info("kafka", "%s: %d partition(s) assigned (%s)", rd_kafka_name(rk), parts->cnt,
                     cooperative ? "cooperative" : "eager");
+        if (c->on_position)
+            c->on_position(c->arg, parts);
         if (cooperative)
             error = rd_kafka_incremental_assign(rk, parts);
         else
@@ -66,6 +69,7 @@ int ph_kafka_consumer_new(ph_kafka_consumer **out, const ph_kafka_consumer_confi
         return ph_err(errstr, errstr_size, PH_ENOMEM, "out of memory");
     c->on_assign = config->on_assign;
     c->on_revoke = config->on_revoke;
+    c->on_position = config->on_position;
     c->arg = config->arg;
     if ((rc = ph_kafka_conf_new(&conf, config->brokers, config->client_id, config->props, errstr,
                                 errstr_size)))

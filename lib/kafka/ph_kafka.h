@@ -125,6 +125,11 @@ typedef struct ph_kafka_consumer ph_kafka_consumer;
 typedef void (*ph_kafka_assign_fn)(void *arg, const rd_kafka_topic_partition_list_t *parts);
 typedef void (*ph_kafka_revoke_fn)(void *arg, const rd_kafka_topic_partition_list_t *parts,
                                    bool lost);
+/* Called from inside ph_kafka_consumer_poll() with newly assigned partitions BEFORE they are
+ * assigned: it may set each element's offset (RD_KAFKA_OFFSET_INVALID keeps the committed one),
+ * for consumers that keep their offsets outside Kafka, in the same transaction as their output
+ * (the aggregator's SQLite store). */
+typedef void (*ph_kafka_position_fn)(void *arg, rd_kafka_topic_partition_list_t *parts);
 
 typedef struct ph_kafka_consumer_config {
     const char *brokers;
@@ -139,6 +144,7 @@ typedef struct ph_kafka_consumer_config {
     bool auto_commit;    /* commit stored offsets in the background; false for transactions */
     ph_kafka_assign_fn on_assign;
     ph_kafka_revoke_fn on_revoke;
+    ph_kafka_position_fn on_position; /* optional */
     void *arg;
 } ph_kafka_consumer_config;
 

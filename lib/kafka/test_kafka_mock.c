@@ -209,6 +209,52 @@ static void test_consumer_resumes_from_stored(void **state)
     ph_kafka_consumer_destroy(c);
 }
 
+/* Offsets kept outside Kafka (the aggregator's SQLite store): the position hook chooses where
+ * each newly assigned partition starts, whatever the group committed. */
+static void set_position_12(void *arg, rd_kafka_topic_partition_list_t *parts)
+{
+    int *calls = arg;
+    (*calls)++;
+    for (int i = 0; i < parts->cnt; i++)
+        parts->elems[i].offset = 12;
+}
+
+static void test_consumer_position_hook(void **state)
+{
+    fixture *f = *state;
+    char errstr[PH_ERRSTR_SIZE];
+    tally t = {0};
+    ph_kafka_producer *p = NULL;
+    ph_kafka_producer_config pc = {.brokers = f->brokers, .on_delivery = on_delivery, .arg = &t};
+    rd_kafka_mock_topic_create(f->mcluster, "pos", 1, 1);
+    assert_int_equal(ph_kafka_producer_new(&p, &pc, errstr, sizeof(errstr)), 0);
+    for (intptr_t i = 0; i < 20; i++)
+        assert_int_equal(
+            ph_kafka_produce(p, "pos", NULL, 0, &i, sizeof(i), NULL, 0, NULL, errstr, 256), 0);
+    assert_int_equal(ph_kafka_producer_flush(p, 10000, NULL), 0);
+    ph_kafka_producer_destroy(p);
+
+    const char *topics[] = {"pos"};
+    int calls = 0;
+    ph_kafka_consumer_config cc = {.brokers = f->brokers,
+                                   .group_id = "gpos",
+                                   .topics = topics,
+                                   .ntopics = 1,
+                                   .on_position = set_position_12,
+                                   .arg = &calls};
+    ph_kafka_consumer *c = NULL;
+    assert_int_equal(ph_kafka_consumer_new(&c, &cc, errstr, sizeof(errstr)), 0);
+    rd_kafka_message_t *rkm = NULL;
+    int64_t deadline = ph_mono_ms() + 30000;
+    while (!rkm && ph_mono_ms() < deadline)
+        rkm = ph_kafka_consumer_poll(c, 200);
+    assert_non_null(rkm);
+    assert_int_equal(rkm->offset, 12);
+    assert_int_equal(calls, 1);
+    rd_kafka_message_destroy(rkm);
+    ph_kafka_consumer_destroy(c);
+}
+
 static void test_failed_transaction_aborts(void **state)
 {
     fixture *f = *state;
@@ -268,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_delivery_once_despite_errors),
         cmocka_unit_test(test_broker_down_reports_failure),
         cmocka_unit_test(test_consumer_resumes_from_stored),
+        cmocka_unit_test(test_consumer_position_hook),
         cmocka_unit_test(test_failed_transaction_aborts),
         cmocka_unit_test(test_admin_and_config_errors),
     };
