@@ -48,46 +48,6 @@ typedef struct replay {
     atomic_llong failed;
 } replay;
 
-/* RFC 3339 (Z or an offset; fractions of a second) or epoch milliseconds. */
-static int parse_time(const char *s, int64_t *ms)
-{
-    if (!s || !*s)
-        return PH_EINVAL;
-    char *end = NULL;
-    long long v = strtoll(s, &end, 10);
-    if (end && *end == '\0') {
-        *ms = v;
-        return PH_OK;
-    }
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!p)
-        return PH_EINVAL;
-    int64_t frac = 0;
-    if (*p == '.') {
-        int scale = 100;
-        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
-            frac += (*p - '0') * scale;
-    }
-    int64_t offset_s = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int sign = *p == '-' ? -1 : 1, h = 0, m = 0;
-        if (sscanf(p + 1, "%2d:%2d", &h, &m) != 2)
-            return PH_EINVAL;
-        offset_s = sign * (h * 3600 + m * 60);
-        p += 6;
-    } else {
-        return PH_EINVAL; /* a time without a zone is ambiguous */
-    }
-    if (*p)
-        return PH_EINVAL;
-    *ms = ((int64_t)timegm(&tm) - offset_s) * 1000 + frac;
-    return PH_OK;
-}
-
 static void on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, const rd_kafka_message_t *rkm,
                         void *arg)
 {
@@ -300,8 +260,8 @@ int ph_cli_replay(ph_cli *cli, int argc, char **argv)
     r.cli = cli;
     ph_eval_scratch_init(&r.scratch);
     ph_eval_sink_init(&r.sink);
-    if (argc != 1 || parse_time(cli->cfg.from, &from) ||
-        (cli->cfg.to && parse_time(cli->cfg.to, &to))) {
+    if (argc != 1 || ph_parse_user_time(cli->cfg.from, &from) ||
+        (cli->cfg.to && ph_parse_user_time(cli->cfg.to, &to))) {
         fprintf(stderr, "usage: pharos replay --from=TIME [--to=TIME] [--evaluators=FILE]\n"
                         "  TIME: RFC 3339 with a zone (2026-01-02T03:04:05Z) or epoch "
                         "milliseconds\n");

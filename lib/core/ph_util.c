@@ -2,6 +2,7 @@
 #include "ph_error.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -66,4 +67,43 @@ int ph_topic_name(const char *prefix, ph_topic t, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "%s%s", prefix ? prefix : "", ph_topic_base(t));
     return n < 0 || (size_t)n >= size ? PH_ERANGE : PH_OK;
+}
+
+int ph_parse_user_time(const char *s, int64_t *ms)
+{
+    if (!s || !*s)
+        return PH_EINVAL;
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    if (end && *end == '\0') {
+        *ms = v;
+        return PH_OK;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!p)
+        return PH_EINVAL;
+    int64_t frac = 0;
+    if (*p == '.') {
+        int scale = 100;
+        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            frac += (*p - '0') * scale;
+    }
+    int64_t offset_s = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p == '-' ? -1 : 1, h = 0, m = 0;
+        if (sscanf(p + 1, "%2d:%2d", &h, &m) != 2)
+            return PH_EINVAL;
+        offset_s = sign * (h * 3600 + m * 60);
+        p += 6;
+    } else {
+        return PH_EINVAL; /* a time without a zone is ambiguous */
+    }
+    if (*p)
+        return PH_EINVAL;
+    *ms = ((int64_t)timegm(&tm) - offset_s) * 1000 + frac;
+    return PH_OK;
 }

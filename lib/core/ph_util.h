@@ -11,6 +11,11 @@ int64_t ph_now_ms(void);
 /* Monotonic milliseconds (for deadlines and durations; never goes back). */
 int64_t ph_mono_ms(void);
 
+/* Parses a time given by a user: RFC 3339 with a zone ("Z" or an offset; fractions of a second
+ * kept to the millisecond) or epoch milliseconds. A time without a zone is refused (ambiguous).
+ * Returns 0 and *ms, or PH_EINVAL. */
+int ph_parse_user_time(const char *s, int64_t *ms);
+
 /* Writes a 32-hex-digit id derived from `data` and `salt` with XXH3-128 into out (33 bytes).
  * Deterministic: the same bytes and salt give the same id, so retried input keeps its id. */
 void ph_hash_id(const void *data, size_t len, uint64_t salt, char out[33]);
