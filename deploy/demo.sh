@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The main job end to end on one machine (as root on a fresh Debian 12): installs what is
-# missing, builds, starts a local Kafka broker, creates the topics, starts pharos-ingestor and
-# pharos-validator, sends the shared sample logs through HTTP and prints how many went where.
+# missing, builds, starts a local Kafka broker, creates the topics, starts pharos-ingestor,
+# pharos-validator, pharos-evaluator and pharos-aggregator, sends the shared sample logs through
+# HTTP and prints how many went where, what the evaluators found and where the dashboard is.
 # The broker and services keep running afterwards; `deploy/demo.sh stop` stops them.
 #
 #   deploy/demo.sh [FILE.jsonl]     default: $PHAROS_DATA_DIR/llm_logs.jsonl
 #   deploy/demo.sh stop
 #
-# Ports: Kafka 9092, ingestor 8080, validator 8081 (health and metrics). State, logs and pid
-# files live in state/ at the top of the repository.
+# Ports: Kafka 9092, ingestor 8080, validator 8081, evaluator 8082 (health and metrics),
+# aggregator 8083 (the dashboard and the JSON API). State, logs, pid files and the SQLite files
+# live in state/ at the top of the repository.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +24,7 @@ brokers=127.0.0.1:$PHAROS_KAFKA_PORT
 say() { printf 'demo: %s\n' "$*"; }
 
 stop_services() {
-  for svc in ingestor validator; do
+  for svc in aggregator evaluator ingestor validator; do
     pidfile=$state/$svc.pid
     if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
       say "stopping pharos-$svc (drains first)"
@@ -51,10 +53,11 @@ deploy/kafka/broker.sh start
 "$build/cli/pharos" topics create --brokers="$brokers"
 
 stop_services
-start() { # name port
+start() { # name port [flags...]
   local svc=$1 port=$2
+  shift 2
   nohup "$build/services/$svc/pharos-$svc" --brokers="$brokers" \
-    --http_addr="http://127.0.0.1:$port" >>"$state/logs/$svc.log" 2>&1 &
+    --http_addr="http://127.0.0.1:$port" "$@" >>"$state/logs/$svc.log" 2>&1 &
   echo $! >"$state/$svc.pid"
   for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && { say "pharos-$svc up on :$port"; return; }
@@ -67,6 +70,8 @@ start() { # name port
 }
 start ingestor 8080
 start validator 8081
+start evaluator 8082 --sessions_db="$state/sessions.db" --instance=demo
+start aggregator 8083 --db="$state/aggregator.db"
 
 metric() { # name labels -> value (0 when absent)
   curl -fs "http://127.0.0.1:$2/metrics" |
@@ -106,8 +111,35 @@ recs = [json.loads(l) for l in sys.stdin if l.strip()]
 for r in recs[-20:]:
     print("  %-40s %s" % (r["record_id"][:40], ", ".join(sorted({x["code"] for x in r["reasons"]}))))
 '
+say "waiting for the evaluator and the aggregator"
+for _ in $(seq 1 600); do
+  evaluated=$(metric pharos_evaluator_records_total 8082 '{result="evaluated"}')
+  (( evaluated >= valid )) && break
+  sleep 0.5
+done
+sleep 2 # the aggregator's next commit
 echo
+echo "Evaluated: $evaluated records. Totals of the last 24 hours, from the aggregator's API:"
+now=$(date +%s)000
+curl -fs "http://127.0.0.1:8083/api/v1/summary?from=$((now - 86400000))&to=$((now + 60000))" |
+  python3 -c '
+import json, sys
+t = json.load(sys.stdin)["totals"]
+def show(name, label):
+    if name in t:
+        print("  %-44s %s" % (label, round(t[name], 4)))
+show("requests", "requests")
+show("error_rate", "error rate")
+show("latency_p95_ms", "latency p95 (ms)")
+show("invalid_rate", "share of invalid records")
+for k in sorted(t):
+    if k.startswith("eval.") and (k.endswith(".pass_rate") or k.endswith(".mean_score")):
+        show(k, k)
+'
+echo
+echo "Dashboard:     http://127.0.0.1:8083/"
 echo "Look at them:  $build/cli/pharos tail valid --from_beginning --max=3"
 echo "               $build/cli/pharos tail invalid --from_beginning --until_end"
-echo "Metrics:       curl -s http://127.0.0.1:8080/metrics; curl -s http://127.0.0.1:8081/metrics"
+echo "               $build/cli/pharos tail evals --from_beginning --max=5"
+echo "Metrics:       curl -s http://127.0.0.1:8080/metrics (8081 validator, 8082 evaluator, 8083 aggregator)"
 echo "Stop:          deploy/demo.sh stop"

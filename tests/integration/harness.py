@@ -34,6 +34,7 @@ BIN = {
     "ingestor": os.path.join(BUILD, "services/ingestor/pharos-ingestor"),
     "validator": os.path.join(BUILD, "services/validator/pharos-validator"),
     "evaluator": os.path.join(BUILD, "services/evaluator/pharos-evaluator"),
+    "aggregator": os.path.join(BUILD, "services/aggregator/pharos-aggregator"),
     "pharos": os.path.join(BUILD, "cli/pharos"),
 }
 

@@ -1,0 +1,242 @@
+/* Internals of lib/agg shared by its files: interned strings, the cell state and its encoding,
+ * the cell map, the dedup set and the metrics list. Nothing here locks: each structure belongs to
+ * one ph_agg or one ph_agg_reader. */
+#ifndef PH_AGG_INT_H
+#define PH_AGG_INT_H
+
+#include "ph_agg.h"
+#include "ph_sketch.h"
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AGG_HOUR_MS 3600000LL
+#define AGG_DAY_MS  86400000LL
+
+/* Fixed-point scales: sums are integers so that adding event by event and merging cells give
+ * identical results whatever the order (double addition is not associative). */
+#define AGG_COST_SCALE    1e9 /* nano-dollars */
+#define AGG_LATENCY_SCALE 1e3 /* microseconds */
+#define AGG_SCORE_SCALE   1e6 /* scores and numeric KPIs: 6 decimals */
+
+/* At most this many distinct names per label/reason/warning map of one cell; further names are
+ * counted under "_other", so a high-cardinality label cannot blow up a cell. */
+#define AGG_MAP_MAX 128
+
+static inline int64_t agg_floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/* ---- interned strings: equal strings share one pointer, so maps compare pointers ---------- */
+typedef struct agg_pool agg_pool;
+int agg_pool_new(agg_pool **out);
+void agg_pool_destroy(agg_pool *pool);
+/* The interned copy of s[0..len), or NULL on allocation failure. Lives as long as the pool. */
+const char *agg_intern(agg_pool *pool, const char *s, size_t len);
+const char *agg_intern_z(agg_pool *pool, const char *s); /* NULL s interns "" */
+
+/* ---- growable byte buffer and varint reader ------------------------------------------------ */
+typedef struct agg_buf {
+    uint8_t *p;
+    size_t len, cap;
+} agg_buf;
+
+typedef struct agg_rd {
+    const uint8_t *p, *end;
+    bool bad;
+} agg_rd;
+
+/* ---- cell state ------------------------------------------------------------------------------ */
+typedef struct agg_count {
+    const char *name; /* interned */
+    uint64_t n;
+} agg_count;
+
+typedef struct agg_counts {
+    agg_count *v;
+    uint32_t n, cap;
+} agg_counts;
+
+typedef struct agg_evalst {
+    const char *name; /* evaluator, interned */
+    uint64_t count, errors, skipped, scored, judged, passed;
+    int64_t score_sum; /* AGG_SCORE_SCALE */
+    agg_counts labels;
+} agg_evalst;
+
+typedef struct agg_knum {
+    const char *name;
+    int64_t sum; /* AGG_SCORE_SCALE */
+    ph_sketch *sk;
+} agg_knum;
+
+typedef struct agg_kbool {
+    const char *name;
+    uint64_t n, yes;
+} agg_kbool;
+
+typedef struct agg_state {
+    uint64_t requests, errors, latency_n;
+    int64_t latency_sum;                 /* AGG_LATENCY_SCALE */
+    ph_sketch *latency;                  /* NULL until the first latency */
+    int64_t tokens_in, tokens_out, cost; /* cost in AGG_COST_SCALE */
+    agg_counts warnings;
+    uint64_t invalid;
+    agg_counts reasons;
+    agg_evalst *evals;
+    uint32_t n_evals, cap_evals;
+    uint64_t fb_count, fb_thumbs, fb_up, fb_scored;
+    int64_t fb_score_sum;
+    agg_counts fb_labels;
+    agg_knum *knum;
+    uint32_t n_knum, cap_knum;
+    agg_kbool *kbool;
+    uint32_t n_kbool, cap_kbool;
+    ph_sketch *lag; /* seconds */
+    int64_t judge_cost;
+    uint64_t judge_tokens;
+    uint64_t late_records;
+} agg_state;
+
+void agg_state_clear(agg_state *st); /* frees and zeroes; a zeroed state is empty */
+int agg_state_count(agg_counts *m, agg_pool *pool, const char *name, uint64_t n);
+agg_evalst *agg_state_eval(agg_state *st, const char *name);
+int agg_state_sketch_add(ph_sketch **sk, double v);
+agg_knum *agg_state_knum(agg_state *st, const char *name);
+agg_kbool *agg_state_kbool(agg_state *st, const char *name);
+
+/* Compact versioned encoding (docs/aggregator.md "Cell encoding"). encode appends to out. */
+int agg_state_encode(const agg_state *st, agg_buf *out);
+/* Adds the cell encoded in buf to dst (merge-by-decode: no intermediate state). PH_EINVAL on a
+ * corrupt or unknown blob (dst may then be partly merged), PH_ENOMEM. */
+int agg_state_merge_blob(agg_state *dst, const uint8_t *buf, size_t len, agg_pool *pool);
+
+/* ---- metrics list: (name, value) pairs built from a state ---------------------------------- */
+typedef struct agg_metrics {
+    char *chars;
+    size_t n_chars, cap_chars;
+    size_t *offs;
+    double *values;
+    const char **names;
+    size_t n, cap;
+} agg_metrics;
+
+void agg_metrics_free(agg_metrics *m);
+/* Replaces m's contents with the metrics of st; names[] and values[] valid until the next call. */
+int agg_metrics_build(agg_metrics *m, const agg_state *st);
+
+/* ---- cells and the map of cells ----------------------------------------------------------------
+ */
+enum { AGG_SCOPE_COMBO = 0, AGG_SCOPE_ALL = 1 };
+enum { AGG_DIRTY_STATE = 1, AGG_DIRTY_META = 2 };
+
+typedef struct agg_key {
+    int64_t start;
+    const char *app, *env, *model; /* interned ("" = absent; NULL = not grouped, in queries) */
+    uint8_t level, scope;
+} agg_key;
+
+typedef struct agg_cell {
+    agg_key k;
+    int32_t revision, emitted, handed; /* handed: revision last given to next_emit, or -1 */
+    uint8_t dirty;
+    agg_state st;
+} agg_cell;
+
+typedef struct agg_cellmap {
+    agg_cell **slots;
+    size_t cap, n;
+} agg_cellmap;
+
+agg_cell *agg_cellmap_get(const agg_cellmap *map, const agg_key *k);
+/* Creates an empty cell for k (which must be absent); NULL on ENOMEM. */
+agg_cell *agg_cellmap_add(agg_cellmap *map, const agg_key *k);
+/* Frees every cell for which drop(cell, arg) is true. */
+void agg_cellmap_drop(agg_cellmap *map, bool (*drop)(const agg_cell *c, void *arg), void *arg);
+void agg_cellmap_free(agg_cellmap *map);
+
+/* ---- dedup keys: 128-bit hashes with the event time's minute ----------------------------------
+ */
+typedef struct agg_dkey {
+    uint64_t lo, hi;
+    int32_t t_min;
+} agg_dkey;
+
+typedef struct agg_dedup {
+    agg_dkey *slots; /* open addressing; lo == 0 && hi == 0 marks an empty slot */
+    size_t cap, n;
+    agg_dkey *pending; /* inserted since the last commit */
+    size_t n_pending, cap_pending;
+} agg_dedup;
+
+/* XXH3-128 of the parts joined by \x1f, with the kind as prefix ("log:", "eval:"...). */
+void agg_dedup_hash(agg_dkey *k, const char *prefix, const char *const *parts, size_t n,
+                    int64_t t_ms);
+bool agg_dedup_has(const agg_dedup *d, const agg_dkey *k);
+/* Adds k to the set and to the pending list. PH_OK or PH_ENOMEM. */
+int agg_dedup_put(agg_dedup *d, const agg_dkey *k, bool pending);
+/* Drops the keys of minutes before t_min from memory (not the pending ones: they are written
+ * by the commit that calls this first). */
+int agg_dedup_prune(agg_dedup *d, int32_t t_min);
+void agg_dedup_free(agg_dedup *d);
+
+/* ---- SQLite -------------------------------------------------------------------------------------
+ */
+/* Opens db (creating and migrating when writable), WAL, busy timeout. */
+int agg_db_open(sqlite3 **out, const char *path, bool writer, bool sync_full, char *errstr,
+                size_t errstr_size);
+int agg_meta_get(sqlite3 *db, const char *key, int64_t *value);
+
+int64_t agg_level_size(int64_t window_ms, int level);
+const char *agg_granularity(int64_t window_ms, int level, char *buf, size_t size);
+
+/* ---- the aggregator object (agg.c: store and commit; agg_add.c: events, advance, emit) ------ */
+typedef struct agg_kpi {
+    const char *name, *key; /* interned */
+    ph_agg_kpi_type type;
+} agg_kpi;
+
+struct ph_agg {
+    int64_t window_ms, lateness_ms, dedup_ms;
+    int64_t size[PH_AGG_LEVELS], retention[PH_AGG_LEVELS];
+    agg_kpi *kpis;
+    size_t n_kpis;
+    double *kpi_vals; /* per event: each KPI's value (NaN absent); scratch, like the next */
+    const char **scratch;
+    size_t scratch_cap;
+    agg_pool *pool;
+    const char *empty; /* interned "" */
+    agg_cellmap cells;
+    agg_dedup dedup;
+    int32_t dedup_mem_from; /* every key of minute >= this is in memory */
+    int64_t max_event_ms;   /* INT64_MIN before the first event */
+    int64_t watermark_ms;   /* INT64_MIN before the first advance with an event */
+    ph_agg_stats stats;
+    /* emit queue (keys, looked up again on each next_emit so commits may free cells) */
+    agg_key *queue;
+    size_t n_queue, cap_queue, pos_queue;
+    agg_metrics metrics;
+    char granularity[16];
+    agg_buf enc;
+    sqlite3 *db;
+    sqlite3_stmt *begin, *commit, *rollback, *put_cell, *put_rev, *get_cell, *put_key, *get_key,
+        *put_offset, *get_offsets, *put_meta, *del_cells, *del_keys;
+};
+
+/* Ends of a cell's window and whether the watermark has passed it. */
+static inline bool agg_closed(const ph_agg *agg, const agg_key *k)
+{
+    return agg->watermark_ms != INT64_MIN && k->start + agg->size[k->level] <= agg->watermark_ms;
+}
+
+/* The cell for k: from memory, else from SQLite when its window is closed (it may have been
+ * evicted), else a new one. NULL with *rc set on failure. */
+agg_cell *agg_cell_get(ph_agg *agg, const agg_key *k, int *rc);
+/* Whether the dedup key was committed (for keys older than the in-memory horizon). */
+int agg_key_stored(ph_agg *agg, const agg_dkey *k, bool *found);
+
+#endif
