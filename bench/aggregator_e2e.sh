@@ -3,10 +3,12 @@
 # how many Evaluations per second one aggregator counts (consume, Avro decode, dedup, windows,
 # SQLite commits with the offsets), its CPU per Evaluation and its memory.
 #
-#   bench/aggregator_e2e.sh [RUNS=5] [EVALUATIONS=1000000]
+#   bench/aggregator_e2e.sh [RUNS=5] [EVALUATIONS=1000000] [SPREAD_MS=120000]
 #
 # Set-up, not timed: fresh topics, EVALUATIONS synthetic Evaluations (bench/eval_gen.c: distinct
-# record ids, 20 apps x 10 models x 10 evaluators, times over the last hour) in pharos.evals.
+# record ids, 20 apps x 10 models x 10 evaluators) in pharos.evals, their record times spread
+# over the SPREAD_MS before now: 120000 is a live pipeline (inside the allowed lateness); 3600000
+# is catching up an hour (closed windows: late data, and dedup keys looked up in SQLite).
 # Timed: one pharos-aggregator with a new store and a fresh consumer group, from its start until
 # pharos_aggregator_events_total{input="evals"} reaches EVALUATIONS and the store committed them
 # (GET /api/v1/summary counts them all). Prints one line per run and the medians. Needs
@@ -16,6 +18,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=${1:-5}
 total=${2:-1000000}
+spread=${3:-120000}
 build=${PHAROS_BUILD_DIR:-$repo/build}
 port=${PHAROS_BENCH_KAFKA_PORT:-49092}
 state=${PHAROS_BENCH_STATE:-/tmp/pharos-bench-agg}
@@ -43,7 +46,7 @@ kb() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
 for run in $(seq 1 "$runs"); do
   prefix="bagg$run$RANDOM."
   "$build/cli/pharos" topics create --brokers="$brokers" --topic_prefix="$prefix" >/dev/null 2>&1
-  "$build/bench/eval_gen" "$brokers" "${prefix}pharos.evals" "$total" >/dev/null
+  "$build/bench/eval_gen" "$brokers" "${prefix}pharos.evals" "$total" "$spread" >/dev/null
   t0=$(date +%s.%N)
   "$build/services/aggregator/pharos-aggregator" --brokers="$brokers" --topic_prefix="$prefix" \
     --db="$state/agg.$run.db" --http_addr=http://127.0.0.1:18183 --log_level=warn \
@@ -52,7 +55,7 @@ for run in $(seq 1 "$runs"); do
   for _ in $(seq 1 200); do curl -fs http://127.0.0.1:18183/healthz >/dev/null && break; sleep 0.05; done
   until (($(metric 18183 pharos_aggregator_events_total) >= total)); do sleep 0.1; done
   now=$(date +%s)000
-  until curl -fs "http://127.0.0.1:18183/api/v1/summary?from=$((now - 7200000))&to=$((now + 60000))&metrics=eval.*" |
+  until curl -fs "http://127.0.0.1:18183/api/v1/summary?from=$((now - spread - 3600000))&to=$((now + 60000))&metrics=eval.*" |
     python3 -c 'import json,sys; t=json.load(sys.stdin)["totals"]; sys.exit(0 if sum(v for k,v in t.items() if k.endswith(".count")) >= '"$total"' else 1)'; do
     sleep 0.1
   done

@@ -1,8 +1,9 @@
 /* Produces N synthetic Evaluation records to a topic, for the aggregator's benchmark: distinct
  * record ids, 20 apps x 10 models x 10 evaluators, scores, labels and pass/fail, record times
- * spread over the hour before now, as pharos-evaluator would write them.
+ * spread over the SPREAD milliseconds before now (default 120000: evaluations a live pipeline
+ * writes, inside the aggregator's allowed lateness), as pharos-evaluator would write them.
  *
- *   build/bench/eval_gen BROKERS TOPIC N
+ *   build/bench/eval_gen BROKERS TOPIC N [SPREAD_MS]
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,11 +30,14 @@ static void on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, const rd_kafk
 int main(int argc, char **argv)
 {
     char errstr[PH_ERRSTR_SIZE];
-    if (argc != 4) {
-        fprintf(stderr, "usage: eval_gen BROKERS TOPIC N\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: eval_gen BROKERS TOPIC N [SPREAD_MS]\n");
         return 2;
     }
     long n = atol(argv[3]);
+    int64_t spread = argc == 5 ? atoll(argv[4]) : 120000;
+    if (spread <= 0)
+        spread = 1;
     ph_codec *codec = NULL;
     ph_avro_encoder *enc = NULL;
     ph_kafka_producer *p = NULL;
@@ -55,12 +59,15 @@ int main(int argc, char **argv)
         snprintf(app, sizeof(app), "app-%ld", rec % 20);
         snprintf(model, sizeof(model), "model-%ld", (rec / 20) % 10);
         snprintf(evaluator, sizeof(evaluator), "eval-%ld", i % 10);
-        int64_t t = now - 3600000 + (rec * 7919) % 3600000;
+        int64_t t = now - spread + (rec * 7919) % spread;
         double score = (double)((rec * 31 + i % 10) % 100) / 100.0;
         avro_value_reset(&v);
         const void *buf;
         size_t len;
-        if (ph_avro_set_string(&v, "record_id", rid) || ph_avro_set_string(&v, "app", app) ||
+        errstr[0] = '\0';
+        if (ph_avro_set_null(&v, "session_id") || ph_avro_set_null(&v, "trace_id") ||
+            ph_avro_set_null(&v, "explanation") || ph_avro_set_null(&v, "cost_usd") ||
+            ph_avro_set_null(&v, "tokens") || ph_avro_set_string(&v, "record_id", rid) || ph_avro_set_string(&v, "app", app) ||
             ph_avro_set_string(&v, "environment", "production") ||
             ph_avro_set_string(&v, "model", model) ||
             ph_avro_set_string(&v, "evaluator", evaluator) ||
@@ -71,7 +78,7 @@ int main(int argc, char **argv)
             ph_avro_set_long(&v, "record_time", t) || ph_avro_set_long(&v, "ingest_time", t) ||
             ph_avro_set_long(&v, "eval_time", t + 1500 + rec % 1000) ||
             ph_avro_encode(enc, PH_SCHEMA_EVALUATION, &v, &buf, &len, errstr, sizeof(errstr))) {
-            fprintf(stderr, "eval_gen: cannot build record %ld\n", i);
+            fprintf(stderr, "eval_gen: cannot build record %ld: %s\n", i, errstr);
             return 1;
         }
         if (ph_kafka_produce_wait(p, argv[2], rid, strlen(rid), buf, len, NULL, 0, NULL, 60000,
