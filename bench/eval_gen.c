@@ -67,7 +67,8 @@ int main(int argc, char **argv)
         errstr[0] = '\0';
         if (ph_avro_set_null(&v, "session_id") || ph_avro_set_null(&v, "trace_id") ||
             ph_avro_set_null(&v, "explanation") || ph_avro_set_null(&v, "cost_usd") ||
-            ph_avro_set_null(&v, "tokens") || ph_avro_set_string(&v, "record_id", rid) || ph_avro_set_string(&v, "app", app) ||
+            ph_avro_set_null(&v, "tokens") || ph_avro_set_string(&v, "record_id", rid) ||
+            ph_avro_set_string(&v, "app", app) ||
             ph_avro_set_string(&v, "environment", "production") ||
             ph_avro_set_string(&v, "model", model) ||
             ph_avro_set_string(&v, "evaluator", evaluator) ||
