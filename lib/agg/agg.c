@@ -77,8 +77,10 @@ static int prepare(ph_agg *agg, char *errstr, size_t errstr_size)
         {offsetof(ph_agg, get_cell),
          "SELECT revision, emitted_revision, state FROM cells WHERE level = ?1 AND scope = ?2"
          " AND start_ms = ?3 AND app = ?4 AND environment = ?5 AND model = ?6"},
-        {offsetof(ph_agg, put_key), "INSERT OR IGNORE INTO dedup(t_min, key) VALUES (?1, ?2)"},
-        {offsetof(ph_agg, get_key), "SELECT 1 FROM dedup WHERE t_min = ?1 AND key = ?2"},
+        {offsetof(ph_agg, put_key),
+         "INSERT INTO dedup(t_min, seq, keys) VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM "
+         "dedup WHERE t_min = ?1), ?2)"},
+        {offsetof(ph_agg, get_key), "SELECT keys FROM dedup WHERE t_min = ?1"},
         {offsetof(ph_agg, put_offset),
          "INSERT INTO offsets(topic, partition, next_offset) VALUES (?1, ?2, ?3)"
          " ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset"},
@@ -163,18 +165,52 @@ agg_cell *agg_cell_get(ph_agg *agg, const agg_key *k, int *rc)
     return *rc == PH_OK ? c : NULL;
 }
 
-int agg_key_stored(ph_agg *agg, const agg_dkey *k, bool *found)
+static agg_dkey key_from_bytes(const uint8_t *b, int32_t t_min)
 {
-    uint8_t b[16];
-    key_bytes(k, b);
-    sqlite3_bind_int(agg->get_key, 1, k->t_min);
-    sqlite3_bind_blob(agg->get_key, 2, b, 16, SQLITE_STATIC);
-    int s = sqlite3_step(agg->get_key);
+    agg_dkey k = {0, 0, t_min};
+    for (int i = 0; i < 8; i++) {
+        k.lo |= (uint64_t)b[i] << (8 * i);
+        k.hi |= (uint64_t)b[8 + i] << (8 * i);
+    }
+    return k;
+}
+
+/* Puts every key of a packed row (16 bytes each) into the in-memory set. */
+static int put_packed(ph_agg *agg, int32_t t_min, const uint8_t *b, int len)
+{
+    int rc = PH_OK;
+    for (int i = 0; rc == PH_OK && i + 16 <= len; i += 16) {
+        agg_dkey k = key_from_bytes(b + i, t_min);
+        if (!agg_dedup_has(&agg->dedup, &k))
+            rc = agg_dedup_put(&agg->dedup, &k, false);
+    }
+    return rc;
+}
+
+int agg_keys_load_minute(ph_agg *agg, int32_t t_min)
+{
+    for (size_t i = 0; i < agg->n_loaded_min; i++)
+        if (agg->loaded_min[i] == t_min)
+            return PH_OK;
+    if (agg->n_loaded_min == agg->cap_loaded_min) {
+        size_t cap = agg->cap_loaded_min ? 2 * agg->cap_loaded_min : 16;
+        int32_t *grown = realloc(agg->loaded_min, cap * sizeof(*grown));
+        if (!grown)
+            return PH_ENOMEM;
+        agg->loaded_min = grown;
+        agg->cap_loaded_min = cap;
+    }
+    int rc = PH_OK, s;
+    sqlite3_bind_int(agg->get_key, 1, t_min);
+    while (rc == PH_OK && (s = sqlite3_step(agg->get_key)) == SQLITE_ROW)
+        rc = put_packed(agg, t_min, sqlite3_column_blob(agg->get_key, 0),
+                        sqlite3_column_bytes(agg->get_key, 0));
+    if (rc == PH_OK && s != SQLITE_DONE)
+        rc = PH_EIO;
     done(agg->get_key);
-    if (s != SQLITE_ROW && s != SQLITE_DONE)
-        return PH_EIO;
-    *found = s == SQLITE_ROW;
-    return PH_OK;
+    if (rc == PH_OK)
+        agg->loaded_min[agg->n_loaded_min++] = t_min;
+    return rc;
 }
 
 /* Loads the rows of st as cells (skipping those already loaded by an earlier query). */
@@ -244,23 +280,15 @@ static int load(ph_agg *agg, char *errstr, size_t errstr_size)
     if (agg->watermark_ms != INT64_MIN)
         agg->dedup_mem_from = (int32_t)agg_floor_div(agg->watermark_ms - agg->lateness_ms, 60000);
     rc = PH_EIO;
-    if (sqlite3_prepare_v2(agg->db, "SELECT t_min, key FROM dedup WHERE t_min >= ?1", -1, &st,
+    if (sqlite3_prepare_v2(agg->db, "SELECT t_min, keys FROM dedup WHERE t_min >= ?1", -1, &st,
                            NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_int(st, 1, agg->dedup_mem_from);
     int s;
     rc = PH_OK;
-    while (rc == PH_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
-        const uint8_t *b = sqlite3_column_blob(st, 1);
-        if (sqlite3_column_bytes(st, 1) != 16)
-            continue;
-        agg_dkey k = {0, 0, sqlite3_column_int(st, 0)};
-        for (int i = 0; i < 8; i++) {
-            k.lo |= (uint64_t)b[i] << (8 * i);
-            k.hi |= (uint64_t)b[8 + i] << (8 * i);
-        }
-        rc = agg_dedup_put(&agg->dedup, &k, false);
-    }
+    while (rc == PH_OK && (s = sqlite3_step(st)) == SQLITE_ROW)
+        rc = put_packed(agg, sqlite3_column_int(st, 0), sqlite3_column_blob(st, 1),
+                        sqlite3_column_bytes(st, 1));
     if (rc == PH_OK && s != SQLITE_DONE)
         rc = PH_EIO;
 out:
@@ -363,6 +391,8 @@ void ph_agg_destroy(ph_agg *agg)
     agg_dedup_free(&agg->dedup);
     agg_metrics_free(&agg->metrics);
     free(agg->enc.p);
+    free(agg->keybuf.p);
+    free(agg->loaded_min);
     free(agg->queue);
     free(agg->kpis);
     free(agg->kpi_vals);
@@ -406,16 +436,47 @@ static bool put_meta(ph_agg *agg, const char *key, int64_t v)
     return step_ok(agg->put_meta);
 }
 
-static bool write_all(ph_agg *agg, const ph_agg_offset *offs, size_t n)
+static int dkey_by_minute(const void *pa, const void *pb)
 {
-    for (size_t i = 0; i < agg->dedup.n_pending; i++) {
-        uint8_t b[16];
-        key_bytes(&agg->dedup.pending[i], b);
-        sqlite3_bind_int(agg->put_key, 1, agg->dedup.pending[i].t_min);
-        sqlite3_bind_blob(agg->put_key, 2, b, 16, SQLITE_TRANSIENT);
+    const agg_dkey *a = pa, *b = pb;
+    return (a->t_min > b->t_min) - (a->t_min < b->t_min);
+}
+
+/* The new dedup keys, one packed row per minute. */
+static bool write_keys(ph_agg *agg)
+{
+    agg_dkey *k = agg->dedup.pending;
+    size_t n = agg->dedup.n_pending;
+    if (n == 0)
+        return true;
+    qsort(k, n, sizeof(*k), dkey_by_minute);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && k[j].t_min == k[i].t_min)
+            j++;
+        size_t len = 16 * (j - i);
+        if (len > agg->keybuf.cap) {
+            uint8_t *grown = realloc(agg->keybuf.p, len);
+            if (!grown)
+                return false;
+            agg->keybuf.p = grown;
+            agg->keybuf.cap = len;
+        }
+        for (size_t x = i; x < j; x++)
+            key_bytes(&k[x], agg->keybuf.p + 16 * (x - i));
+        sqlite3_bind_int(agg->put_key, 1, k[i].t_min);
+        sqlite3_bind_blob(agg->put_key, 2, agg->keybuf.p, (int)len, SQLITE_STATIC);
         if (!step_ok(agg->put_key))
             return false;
+        i = j;
     }
+    return true;
+}
+
+static bool write_all(ph_agg *agg, const ph_agg_offset *offs, size_t n)
+{
+    if (!write_keys(agg))
+        return false;
     for (size_t i = 0; i < agg->cells.cap; i++) {
         agg_cell *c = agg->cells.slots[i];
         if (c && c->dirty && !write_cell(agg, c))
@@ -476,8 +537,11 @@ int ph_agg_commit(ph_agg *agg, const ph_agg_offset *offs, size_t n, char *errstr
     if (agg->watermark_ms != INT64_MIN) {
         int64_t from = agg_floor_div(agg->watermark_ms - agg->lateness_ms, 60000);
         if (from > agg->dedup_mem_from && from <= INT32_MAX &&
-            agg_dedup_prune(&agg->dedup, (int32_t)from) == PH_OK)
+            agg_dedup_prune(&agg->dedup, (int32_t)from) == PH_OK) {
             agg->dedup_mem_from = (int32_t)from;
+            /* The prune also dropped the older minutes loaded for late events. */
+            agg->n_loaded_min = 0;
+        }
     }
     agg->stats.cells_cached = agg->cells.n;
     agg->stats.keys_cached = agg->dedup.n;

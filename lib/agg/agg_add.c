@@ -180,9 +180,11 @@ static int add_event(ph_agg *agg, const agg_dkey *dk, int64_t t, const char *app
     }
     int rc;
     bool found = agg_dedup_has(&agg->dedup, dk);
-    if (!found && dk->t_min < agg->dedup_mem_from &&
-        (rc = agg_key_stored(agg, dk, &found)) != PH_OK)
-        return rc;
+    if (!found && dk->t_min < agg->dedup_mem_from) {
+        if ((rc = agg_keys_load_minute(agg, dk->t_min)) != PH_OK)
+            return rc;
+        found = agg_dedup_has(&agg->dedup, dk);
+    }
     if (found) {
         agg->stats.duplicates++;
         return PH_OK;

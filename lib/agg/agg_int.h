@@ -213,8 +213,13 @@ struct ph_agg {
     agg_cellmap cells;
     agg_dedup dedup;
     int32_t dedup_mem_from; /* every key of minute >= this is in memory */
-    int64_t max_event_ms;   /* INT64_MIN before the first event */
-    int64_t watermark_ms;   /* INT64_MIN before the first advance with an event */
+    /* Older minutes whose stored keys were loaded into memory since the last prune (a late
+     * event loads its minute once, then its duplicates are found in memory). */
+    int32_t *loaded_min;
+    size_t n_loaded_min, cap_loaded_min;
+    agg_buf keybuf;       /* one minute's keys, as written by a commit */
+    int64_t max_event_ms; /* INT64_MIN before the first event */
+    int64_t watermark_ms; /* INT64_MIN before the first advance with an event */
     ph_agg_stats stats;
     /* emit queue (keys, looked up again on each next_emit so commits may free cells) */
     agg_key *queue;
@@ -236,7 +241,8 @@ static inline bool agg_closed(const ph_agg *agg, const agg_key *k)
 /* The cell for k: from memory, else from SQLite when its window is closed (it may have been
  * evicted), else a new one. NULL with *rc set on failure. */
 agg_cell *agg_cell_get(ph_agg *agg, const agg_key *k, int *rc);
-/* Whether the dedup key was committed (for keys older than the in-memory horizon). */
-int agg_key_stored(ph_agg *agg, const agg_dkey *k, bool *found);
+/* Loads the committed dedup keys of a minute older than the in-memory horizon into memory
+ * (once per minute until the next prune): then agg_dedup_has answers for it. */
+int agg_keys_load_minute(ph_agg *agg, int32_t t_min);
 
 #endif
