@@ -252,4 +252,7 @@ if os.path.exists(driver):
     log("dashboard screenshot: %s" % shot)
 
 exact(agg.stop(), 0, "aggregator exit code")
+for suffix in ("", "-wal", "-shm"):
+    if os.path.exists(db + suffix):
+        os.remove(db + suffix)
 log("ok")

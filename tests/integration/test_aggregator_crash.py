@@ -3,6 +3,7 @@ exactly once. The store commits often (small batches), the kill lands between co
 restarted instance resumes from the offsets the store holds. Then the same records are sent again
 (duplicates across a restart): the counts do not move."""
 import json
+import os
 import time
 
 from harness import (Service, check, create_topics, http, log, pharos, shared_logs, unique_prefix,
@@ -61,4 +62,7 @@ time.sleep(2)
 t = totals()
 check(t.get("requests") == N, "requests after duplicates: %s, want %d" % (t.get("requests"), N))
 check(agg.stop() == 0, "aggregator exit code")
+for suffix in ("", "-wal", "-shm"):
+    if os.path.exists(db + suffix):
+        os.remove(db + suffix)
 log("ok")
