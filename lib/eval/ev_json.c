@@ -699,4 +699,5 @@ const ph_evaluator_kind ph_eval_kind_json = {
     .create = js_create,
     .destroy = js_destroy,
     .evaluate = js_evaluate,
+    .opt_in = true, /* most apps answer in prose: "not JSON" is only a failure where JSON is due */
 };

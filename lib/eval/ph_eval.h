@@ -136,6 +136,10 @@ typedef struct ph_evaluator_kind {
      * any record (empty output, no user message, huge texts, invalid content). */
     int (*evaluate)(const void *state, const ph_eval_record *rec, ph_eval_sink *sink, char *errstr,
                     size_t errstr_size);
+    /* Left out of the default set (no config file, or none naming evaluators): the kind checks
+     * a contract only some apps have (json: "the output is JSON"), so running it on every app
+     * would report failures that are none. Named in a config file, it runs. */
+    bool opt_in;
 } ph_evaluator_kind;
 
 /* The registry of built-in kinds (ph_eval_registry.c). Returns NULL past the end / unknown. */

@@ -336,8 +336,15 @@ static json_t *global_evaluators(loader *ld, const json_t *root)
     ld->defaults = true;
     json_t *all = json_object();
     const ph_evaluator_kind *k;
-    for (size_t i = 0; all && (k = kind_at(ld, i)); i++)
-        json_object_set_new(all, k->name, json_object());
+    for (size_t i = 0; all && (k = kind_at(ld, i)); i++) {
+        if (k->opt_in)
+            ph_log_info(COMPONENT,
+                        "%s: left out of the default set (opt-in: name it in a config "
+                        "file to run it)",
+                        k->name);
+        else
+            json_object_set_new(all, k->name, json_object());
+    }
     return all;
 }
 

@@ -142,7 +142,19 @@ static const ph_evaluator_kind kind_needs = {
     .evaluate = needs_evaluate,
 };
 
-static const ph_evaluator_kind *const kinds[] = {&kind_len, &kind_fail, &kind_needs, NULL};
+/* t_opt: t_len's code, but opt-in: never in the default set. */
+static const ph_evaluator_kind kind_opt = {
+    .name = "t_opt",
+    .code_version = "1",
+    .summary = "opt-in output length",
+    .create = len_create,
+    .destroy = free,
+    .evaluate = len_evaluate,
+    .opt_in = true,
+};
+
+static const ph_evaluator_kind *const kinds[] = {&kind_len, &kind_fail, &kind_needs, &kind_opt,
+                                                 NULL};
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
@@ -246,7 +258,7 @@ static void test_default_set(void **state)
     assert_memory_equal(info.version, "3.", 2);
     assert_int_equal(ph_eval_set_entry(set, 1, &info), 0);
     assert_string_equal(info.name, "t_fail");
-    assert_int_equal(ph_eval_set_entry(set, 2, &info), PH_ENOENT);
+    assert_int_equal(ph_eval_set_entry(set, 2, &info), PH_ENOENT); /* t_opt is opt-in */
     assert_null(ph_eval_set_judge(set));
     assert_null(ph_eval_set_sessions(set));
 
@@ -303,13 +315,19 @@ static void test_instances(void **state)
     set = load_ok("{\"evaluators\": {\"t_len\": true}}");
     assert_int_equal(ph_eval_set_size(set), 1);
     ph_eval_set_destroy(set);
+    /* an opt-in kind runs when a file names it */
+    set = load_ok("{\"evaluators\": {\"t_opt\": {}}}");
+    assert_int_equal(ph_eval_set_size(set), 1);
+    assert_int_equal(ph_eval_set_entry(set, 0, &info), 0);
+    assert_string_equal(info.kind, "t_opt");
+    ph_eval_set_destroy(set);
 }
 
 static void test_errors(void **state)
 {
     assert_contains(load_err("{\"evaluators\": {\"foo\": {}}}"),
                     "evaluators.foo: unknown evaluator kind \"foo\" (known: t_len, t_fail, "
-                    "t_needs)");
+                    "t_needs, t_opt)");
     assert_contains(load_err("{\"evaluators\": {\"x\": {\"kind\": \"nope\"}}}"),
                     "evaluators.x.kind: unknown evaluator kind \"nope\"");
     assert_contains(load_err("{\"evaluators\": {\"x\": {\"kind\": 3}}}"),
