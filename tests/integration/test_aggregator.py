@@ -12,8 +12,8 @@ import os
 import subprocess
 import time
 
-from harness import (SOURCE, Service, check, create_topics, http, log, pharos, shared_logs, tail,
-                     unique_prefix, wait_for, write_json, write_jsonl)
+from harness import (SOURCE, Service, check, create_topics, http, kcat_produce, log, pharos,
+                     shared_logs, tail, unique_prefix, wait_for, write_json, write_jsonl)
 
 N = 120
 APPS = ["support", "search", "agent"]
@@ -81,8 +81,17 @@ check(len(valid) == 2 * N and len(invalid) == 2 * len(bad), "pipeline: %d valid,
       % (len(valid), len(invalid)))
 check(len(fbs) == 2 * len(feedback), "feedback in Kafka: %d" % len(fbs))
 total_in = len(valid) + len(invalid) + len(evals) + len(fbs)
+# Messages that are not records of their topic (a foreign producer: garbage, an unknown schema
+# fingerprint, a truncated Avro body, a huge one): skipped and counted, never a crash or a stall.
+poison = [b"not avro at all", b"\xc3\x01" + b"\x00" * 8 + b"unknown fingerprint",
+          b"\xc3\x01" + b"\xff" * 20, b"\xc3\x01" + b"\x7f" * 200000]
+kcat_produce(prefix + "pharos.evals", poison)
+kcat_produce(prefix + "pharos.feedback", poison[:2])  # the evaluator reads logs.valid: not there
 wait_for("the aggregator to read everything",
-         lambda: agg.metric("pharos_aggregator_events_total") >= total_in, timeout=300)
+         lambda: agg.metric("pharos_aggregator_events_total") >= total_in and
+         agg.metric("pharos_aggregator_poison_total") >= 6, timeout=300)
+check(agg.metric("pharos_aggregator_poison_total") == 6,
+      "poison messages counted: %s" % agg.metric("pharos_aggregator_poison_total"))
 
 
 def api(path):
