@@ -1,7 +1,8 @@
 /* bench_agg: throughput of the add path and latency of queries (prints numbers; not a test).
  *
  *   bench_agg [evaluations (default 2000000)] [directory (default /tmp)] [normal]
- *   (BENCH_AGG_KEEP=1 in the environment keeps the 7-day store in the directory for reuse)
+ *   (BENCH_AGG_KEEP=1 in the environment keeps the 7-day store in the directory for reuse;
+ *   BENCH_AGG_ONLY=text runs only the queries whose description contains text)
  *
  * Phase 1 adds evaluations for 20 apps x 10 models x 10 evaluators (10 evaluations per record,
  * scores, labels, pass/fail, lag, judge spend), in event-time order with jitter, committing
@@ -253,6 +254,9 @@ static void time_query(ph_agg_reader *r, const char *what, int64_t from, int64_t
 {
     enum { RUNS = 20 };
     double ms[RUNS];
+    const char *only = getenv("BENCH_AGG_ONLY"); /* runs only the queries named with this */
+    if (only && !strstr(what, only))
+        return;
     qcount c = {0, 0};
     char err[PH_ERRSTR_SIZE];
     for (int i = 0; i < RUNS; i++) {

@@ -13,26 +13,14 @@
  * from there up to max_buckets. */
 #define STORE_MIN_LEN 32
 
-/* A store's next shape, allocated before anything changes so that add and merge leave the sketch
- * untouched when memory runs out. */
-typedef struct layout {
-    bool used;
-    int32_t lo, hi;
-    uint64_t *fresh; /* new counts array; NULL when the current one already covers lo..hi */
-    int64_t offset;
-    size_t len;
-} layout;
-
-int ph_sketch_new(ph_sketch **out, double alpha, size_t max_buckets)
+int ph_sketch_init(ph_sketch *sk, double alpha, size_t max_buckets)
 {
     /* written so that NaN fails too */
     if (!(alpha >= PH_SKETCH_ALPHA_MIN && alpha < PH_SKETCH_ALPHA_MAX))
         return PH_EINVAL;
     if (max_buckets < PH_SKETCH_MAX_BUCKETS_MIN || max_buckets > PH_SKETCH_MAX_BUCKETS_MAX)
         return PH_EINVAL;
-    ph_sketch *sk = calloc(1, sizeof(*sk));
-    if (!sk)
-        return PH_ENOMEM;
+    memset(sk, 0, sizeof(*sk));
     sk->alpha = alpha;
     sk->gamma = (1 + alpha) / (1 - alpha);
     /* log1p keeps ln_gamma accurate for small alpha, where 1 + 2 alpha / (1 - alpha) rounds */
@@ -42,6 +30,19 @@ int ph_sketch_new(ph_sketch **out, double alpha, size_t max_buckets)
      * margin for another machine's log() rounding, so that valid blobs from there decode here */
     sk->index_limit = (int32_t)ceil(746 / sk->ln_gamma) + 1;
     sk->max_buckets = max_buckets;
+    return PH_OK;
+}
+
+int ph_sketch_new(ph_sketch **out, double alpha, size_t max_buckets)
+{
+    ph_sketch probe;
+    int rc = ph_sketch_init(&probe, alpha, max_buckets);
+    if (rc != PH_OK)
+        return rc;
+    ph_sketch *sk = malloc(sizeof(*sk));
+    if (!sk)
+        return PH_ENOMEM;
+    *sk = probe;
     *out = sk;
     return PH_OK;
 }
@@ -73,17 +74,12 @@ void ph_sketch_reset(ph_sketch *sk)
     sk->min = sk->max = 0;
 }
 
-static uint64_t *slot(ph_sketch_store *st, int64_t index)
-{
-    return &st->counts[index - st->offset];
-}
-
 /* Plans st's shape once buckets a..b (a <= b, b - a < max_buckets) arrive: the top is the
  * highest bucket seen and nothing lives more than max_buckets - 1 below it. Whatever falls lower
  * collapses into the lowest kept bucket; since that bucket only ever moves up, the result depends
  * on the set of values, not on the order they came in, which is what makes merges exact. */
-static int layout_plan(const ph_sketch_store *st, size_t max_buckets, int64_t a, int64_t b,
-                       layout *ly)
+int ph_sketch_layout_plan(const ph_sketch_store *st, size_t max_buckets, int64_t a, int64_t b,
+                          ph_sketch_layout *ly)
 {
     int64_t hi = b, lo = a;
     if (st->total > 0) {
@@ -121,20 +117,20 @@ static int layout_plan(const ph_sketch_store *st, size_t max_buckets, int64_t a,
 }
 
 /* Moves st to its planned shape, collapsing the buckets below ly->lo into it. Cannot fail. */
-static void layout_apply(ph_sketch_store *st, layout *ly)
+void ph_sketch_layout_apply(ph_sketch_store *st, ph_sketch_layout *ly)
 {
     uint64_t folded = 0;
     if (st->total > 0) {
         int64_t top = st->hi < ly->lo ? st->hi : ly->lo - 1;
         for (int64_t j = st->lo; j <= top; j++) {
-            folded += *slot(st, j);
-            *slot(st, j) = 0;
+            folded += *ph_sketch_slot(st, j);
+            *ph_sketch_slot(st, j) = 0;
         }
     }
     if (ly->fresh) {
         if (st->total > 0) {
             for (int64_t j = st->lo > ly->lo ? st->lo : ly->lo; j <= st->hi; j++)
-                ly->fresh[j - ly->offset] = *slot(st, j);
+                ly->fresh[j - ly->offset] = *ph_sketch_slot(st, j);
         }
         free(st->counts);
         st->counts = ly->fresh;
@@ -142,7 +138,7 @@ static void layout_apply(ph_sketch_store *st, layout *ly)
         st->len = ly->len;
         ly->fresh = NULL;
     }
-    *slot(st, ly->lo) += folded;
+    *ph_sketch_slot(st, ly->lo) += folded;
     st->lo = ly->lo;
     st->hi = ly->hi;
 }
@@ -152,17 +148,17 @@ static ph_sketch_store *store_of(ph_sketch *sk, int sign)
     return sign < 0 ? &sk->neg : &sk->pos;
 }
 
-int ph_sketch_add_bucket(ph_sketch *sk, int sign, int64_t index, uint64_t n)
+/* Adds n (> 0) to bucket index of the store of sign, collapsing as the layout says; touches
+ * neither count, sum, min nor max. */
+static int add_bucket(ph_sketch *sk, int sign, int64_t index, uint64_t n)
 {
-    if (index > sk->index_limit || index < -(int64_t)sk->index_limit)
-        return PH_EINVAL;
     ph_sketch_store *st = store_of(sk, sign);
-    layout ly;
-    int rc = layout_plan(st, sk->max_buckets, index, index, &ly);
+    ph_sketch_layout ly;
+    int rc = ph_sketch_layout_plan(st, sk->max_buckets, index, index, &ly);
     if (rc)
         return rc;
-    layout_apply(st, &ly);
-    *slot(st, index < ly.lo ? ly.lo : index) += n;
+    ph_sketch_layout_apply(st, &ly);
+    *ph_sketch_slot(st, index < ly.lo ? ly.lo : index) += n;
     st->total += n;
     return PH_OK;
 }
@@ -190,7 +186,7 @@ int ph_sketch_add_n(ph_sketch *sk, double value, uint64_t n)
     if (mag < PH_SKETCH_MIN_INDEXABLE) {
         sk->zero += n;
     } else {
-        int rc = ph_sketch_add_bucket(sk, value < 0 ? -1 : 1, bucket_index(sk, mag), n);
+        int rc = add_bucket(sk, value < 0 ? -1 : 1, bucket_index(sk, mag), n);
         if (rc)
             return rc;
     }
@@ -330,22 +326,22 @@ int ph_sketch_quantile(const ph_sketch *sk, double q, double *out)
     return PH_OK;
 }
 
-static void store_merge(ph_sketch_store *dst, const ph_sketch_store *src, layout *ly)
+static void store_merge(ph_sketch_store *dst, const ph_sketch_store *src, ph_sketch_layout *ly)
 {
     if (!ly->used)
         return;
-    layout_apply(dst, ly);
+    ph_sketch_layout_apply(dst, ly);
     for (int64_t j = src->lo; j <= src->hi; j++) {
         uint64_t c = src->counts[j - src->offset];
         if (c)
-            *slot(dst, j < ly->lo ? ly->lo : j) += c;
+            *ph_sketch_slot(dst, j < ly->lo ? ly->lo : j) += c;
     }
     dst->total += src->total;
 }
 
 int ph_sketch_merge(ph_sketch *dst, const ph_sketch *src)
 {
-    layout neg = {.used = false}, pos = {.used = false};
+    ph_sketch_layout neg = {.used = false}, pos = {.used = false};
     int rc = PH_OK;
     /* same max_buckets too: collapsing at another width would not be the single-sketch result */
     if (dst == src || dst->alpha != src->alpha || dst->max_buckets != src->max_buckets)
@@ -355,10 +351,10 @@ int ph_sketch_merge(ph_sketch *dst, const ph_sketch *src)
     if (src->count > UINT64_MAX - dst->count)
         return PH_ERANGE;
     if (src->neg.total > 0 &&
-        (rc = layout_plan(&dst->neg, dst->max_buckets, src->neg.lo, src->neg.hi, &neg)))
+        (rc = ph_sketch_layout_plan(&dst->neg, dst->max_buckets, src->neg.lo, src->neg.hi, &neg)))
         goto out;
     if (src->pos.total > 0 &&
-        (rc = layout_plan(&dst->pos, dst->max_buckets, src->pos.lo, src->pos.hi, &pos)))
+        (rc = ph_sketch_layout_plan(&dst->pos, dst->max_buckets, src->pos.lo, src->pos.hi, &pos)))
         goto out;
     store_merge(&dst->neg, &src->neg, &neg);
     store_merge(&dst->pos, &src->pos, &pos);

@@ -112,4 +112,12 @@ int ph_sketch_encode(const ph_sketch *sk, uint8_t **buf, size_t *len);
 int ph_sketch_decode(const uint8_t *buf, size_t len, ph_sketch **out, char *errstr,
                      size_t errstr_size);
 
+/* Adds the sketch encoded in buf (borrowed) to dst, exactly as decoding it and calling
+ * ph_sketch_merge would, without building the intermediate sketch (the query path merges
+ * thousands of stored sketches). Checks buf as ph_sketch_decode does. Returns 0, PH_EINVAL
+ * (corrupt blob, or another alpha or max_buckets), PH_ERANGE or PH_ENOMEM; dst is unchanged on
+ * error. */
+int ph_sketch_merge_encoded(ph_sketch *dst, const uint8_t *buf, size_t len, char *errstr,
+                            size_t errstr_size);
+
 #endif

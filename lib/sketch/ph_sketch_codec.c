@@ -166,56 +166,86 @@ int ph_sketch_encode(const ph_sketch *sk, uint8_t **buf, size_t *len)
     return PH_OK;
 }
 
-/* Reads one store, feeding its buckets to the sketch. Returns 0, PH_EINVAL (*why says why) or
- * PH_ENOMEM. */
-static int get_store(reader *r, ph_sketch *sk, int sign, const char **why)
+/* One store of a blob, walked and checked but not yet applied: its buckets are the bytes
+ * [p, end), n of them (n > 0 when total > 0), spanning lo..hi. */
+typedef struct blob_store {
+    const uint8_t *p, *end;
+    uint64_t n, total;
+    int64_t lo, hi;
+} blob_store;
+
+/* A checked blob: the header in shape (alpha and limits; count, sum, min, max, zero and the two
+ * stores' totals, so that check_summary applies to it; no buckets allocated) and its stores. */
+typedef struct blob {
+    ph_sketch shape;
+    blob_store neg, pos;
+} blob;
+
+/* Reads the next bucket of a store: the first (k == 0) has its index, the next ones a gap. */
+static int next_bucket(reader *r, uint64_t k, int64_t *index, uint64_t *count)
 {
-    const ph_sketch_store *st = sign < 0 ? &sk->neg : &sk->pos;
+    if (k == 0) {
+        if (get_svar(r, index))
+            return -1;
+    } else {
+        uint64_t gap;
+        if (get_uvar(r, &gap))
+            return -1;
+        *index += (int64_t)gap;
+    }
+    return get_uvar(r, count);
+}
+
+/* Walks one store, checking every bucket, without adding anything anywhere. Returns 0 or -1 with
+ * *why set. */
+static int walk_store(reader *r, const ph_sketch *shape, blob_store *bs, const char **why)
+{
     uint64_t n, c, gap;
     int64_t first = 0, index = 0;
-    int rc = PH_EINVAL;
+    *bs = (blob_store){0};
     if (get_uvar(r, &n)) {
         *why = "truncated bucket count";
-        goto out;
+        return -1;
     }
-    if (n > sk->max_buckets) {
+    if (n > shape->max_buckets) {
         *why = "more buckets than max_buckets";
-        goto out;
+        return -1;
     }
+    bs->p = r->p;
     for (uint64_t k = 0; k < n; k++) {
         if (k == 0) {
             if (get_svar(r, &first)) {
                 *why = "truncated bucket index";
-                goto out;
+                return -1;
             }
             index = first;
         } else {
             if (get_uvar(r, &gap)) {
                 *why = "truncated bucket gap";
-                goto out;
+                return -1;
             }
             /* ascending, and the store spans at most max_buckets: nothing collapses here */
-            if (gap == 0 || gap > sk->max_buckets - 1 - (uint64_t)(index - first)) {
+            if (gap == 0 || gap > shape->max_buckets - 1 - (uint64_t)(index - first)) {
                 *why = "bad bucket gap";
-                goto out;
+                return -1;
             }
             index += (int64_t)gap;
         }
-        if (get_uvar(r, &c) || c == 0 || c > UINT64_MAX - st->total) {
+        if (get_uvar(r, &c) || c == 0 || c > UINT64_MAX - bs->total) {
             *why = "truncated or bad bucket count";
-            goto out;
+            return -1;
         }
-        int added = ph_sketch_add_bucket(sk, sign, index, c);
-        if (added != PH_OK) {
-            if (added == PH_EINVAL)
-                *why = "bucket index out of range";
-            rc = added;
-            goto out;
+        if (index > shape->index_limit || index < -(int64_t)shape->index_limit) {
+            *why = "bucket index out of range";
+            return -1;
         }
+        bs->total += c;
     }
-    rc = PH_OK;
-out:
-    return rc;
+    bs->end = r->p;
+    bs->n = n;
+    bs->lo = first;
+    bs->hi = index;
+    return 0;
 }
 
 /* -1, 0 or +1: the store a value goes to. */
@@ -247,39 +277,33 @@ static const char *check_summary(const ph_sketch *sk)
     return NULL;
 }
 
-int ph_sketch_decode(const uint8_t *buf, size_t len, ph_sketch **out, char *errstr,
-                     size_t errstr_size)
+/* Reads and checks a whole blob (everything ph_sketch_decode promises to check) without
+ * allocating. Returns 0, or PH_EINVAL with errstr set. */
+static int parse(const uint8_t *buf, size_t len, blob *b, char *errstr, size_t errstr_size)
 {
     reader r = {buf, len};
-    ph_sketch *sk = NULL;
+    ph_sketch *sk = &b->shape;
     uint8_t version;
     double alpha;
     uint64_t max_buckets, count;
     const char *why = NULL;
-    int rc = PH_EINVAL;
     if (get_u8(&r, &version)) {
         why = "empty";
         goto out;
     }
-    if (version != FORMAT_VERSION) {
-        rc = ph_err(errstr, errstr_size, PH_EINVAL,
-                    "sketch format version %u not supported (this build reads %d)", version,
-                    FORMAT_VERSION);
-        goto out;
-    }
+    if (version != FORMAT_VERSION)
+        return ph_err(errstr, errstr_size, PH_EINVAL,
+                      "sketch format version %u not supported (this build reads %d)", version,
+                      FORMAT_VERSION);
     if (get_f64(&r, &alpha) || get_uvar(&r, &max_buckets) || get_uvar(&r, &count)) {
         why = "truncated header";
         goto out;
     }
     if (max_buckets > PH_SKETCH_MAX_BUCKETS_MAX ||
-        (rc = ph_sketch_new(&sk, alpha, (size_t)max_buckets)) == PH_EINVAL) {
-        rc = PH_EINVAL;
+        ph_sketch_init(sk, alpha, (size_t)max_buckets) != PH_OK) {
         why = "alpha or max_buckets out of range";
         goto out;
     }
-    if (rc)
-        goto out;
-    rc = PH_EINVAL;
     sk->count = count;
     if (count > 0 && (get_f64(&r, &sk->sum) || get_f64(&r, &sk->min) || get_f64(&r, &sk->max))) {
         why = "truncated summary";
@@ -289,22 +313,92 @@ int ph_sketch_decode(const uint8_t *buf, size_t len, ph_sketch **out, char *errs
         why = "truncated zero count";
         goto out;
     }
-    if ((rc = get_store(&r, sk, -1, &why)) || (rc = get_store(&r, sk, 1, &why)))
+    if (walk_store(&r, sk, &b->neg, &why) || walk_store(&r, sk, &b->pos, &why))
         goto out;
-    rc = PH_EINVAL;
+    sk->neg.total = b->neg.total;
+    sk->pos.total = b->pos.total;
     if ((why = check_summary(sk)))
         goto out;
-    if (r.left > 0) {
+    if (r.left > 0)
         why = "trailing bytes";
-        goto out;
-    }
-    *out = sk;
-    sk = NULL;
-    rc = PH_OK;
 out:
     if (why)
-        ph_err(errstr, errstr_size, rc, "corrupt sketch (%s, byte %zu of %zu)", why, len - r.left,
-               len);
+        return ph_err(errstr, errstr_size, PH_EINVAL, "corrupt sketch (%s, byte %zu of %zu)", why,
+                      len - r.left, len);
+    return PH_OK;
+}
+
+/* Adds a checked blob's buckets and summary to dst (same alpha and max_buckets): the layouts of
+ * both stores are planned (and allocated) first, so that dst is unchanged on PH_ENOMEM. */
+static int apply(ph_sketch *dst, const blob *b)
+{
+    const ph_sketch *src = &b->shape;
+    ph_sketch_layout ly[2] = {{.used = false}, {.used = false}};
+    ph_sketch_store *st[2] = {&dst->neg, &dst->pos};
+    const blob_store *bs[2] = {&b->neg, &b->pos};
+    int rc = PH_OK;
+    if (src->count == 0)
+        return PH_OK;
+    if (src->count > UINT64_MAX - dst->count)
+        return PH_ERANGE;
+    for (int i = 0; i < 2 && rc == PH_OK; i++)
+        if (bs[i]->total > 0)
+            rc = ph_sketch_layout_plan(st[i], dst->max_buckets, bs[i]->lo, bs[i]->hi, &ly[i]);
+    if (rc != PH_OK)
+        goto out;
+    for (int i = 0; i < 2; i++) {
+        if (!ly[i].used)
+            continue;
+        ph_sketch_layout_apply(st[i], &ly[i]);
+        /* checked by parse: this walk cannot fail */
+        reader r = {bs[i]->p, (size_t)(bs[i]->end - bs[i]->p)};
+        int64_t index = 0;
+        uint64_t c = 0;
+        for (uint64_t k = 0; k < bs[i]->n && next_bucket(&r, k, &index, &c) == 0; k++)
+            *ph_sketch_slot(st[i], index < ly[i].lo ? ly[i].lo : index) += c;
+        st[i]->total += bs[i]->total;
+    }
+    dst->zero += src->zero;
+    if (dst->count == 0 || src->min < dst->min)
+        dst->min = src->min;
+    if (dst->count == 0 || src->max > dst->max)
+        dst->max = src->max;
+    dst->count += src->count;
+    dst->sum += src->sum;
+out:
+    free(ly[0].fresh); /* NULL once applied */
+    free(ly[1].fresh);
+    return rc;
+}
+
+int ph_sketch_decode(const uint8_t *buf, size_t len, ph_sketch **out, char *errstr,
+                     size_t errstr_size)
+{
+    blob b;
+    ph_sketch *sk = NULL;
+    int rc = parse(buf, len, &b, errstr, errstr_size);
+    if (rc == PH_OK)
+        rc = ph_sketch_new(&sk, b.shape.alpha, b.shape.max_buckets);
+    if (rc == PH_OK)
+        rc = apply(sk, &b);
+    if (rc == PH_OK) {
+        *out = sk;
+        sk = NULL;
+    }
     ph_sketch_destroy(sk);
     return rc;
+}
+
+int ph_sketch_merge_encoded(ph_sketch *dst, const uint8_t *buf, size_t len, char *errstr,
+                            size_t errstr_size)
+{
+    blob b;
+    int rc = parse(buf, len, &b, errstr, errstr_size);
+    if (rc != PH_OK)
+        return rc;
+    if (b.shape.alpha != dst->alpha || b.shape.max_buckets != dst->max_buckets)
+        return ph_err(errstr, errstr_size, PH_EINVAL,
+                      "sketch of alpha %g, %zu buckets cannot merge into alpha %g, %zu buckets",
+                      b.shape.alpha, b.shape.max_buckets, dst->alpha, dst->max_buckets);
+    return apply(dst, &b);
 }

@@ -2,6 +2,8 @@
 #ifndef PH_SKETCH_INT_H
 #define PH_SKETCH_INT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ph_sketch.h"
@@ -32,9 +34,31 @@ struct ph_sketch {
     double min, max; /* valid when count > 0 */
 };
 
-/* Adds n (> 0) to bucket index of the store of sign (-1 or +1), collapsing as ph_sketch_add does;
- * touches neither count, sum, min nor max. Returns 0, PH_EINVAL (index beyond index_limit) or
- * PH_ENOMEM. For the decoder. */
-int ph_sketch_add_bucket(ph_sketch *sk, int sign, int64_t index, uint64_t n);
+/* Fills sk (alpha, gamma, limits; empty stores) without allocating. Returns 0 or PH_EINVAL when
+ * alpha or max_buckets is out of range. ph_sketch_new is calloc plus this. */
+int ph_sketch_init(ph_sketch *sk, double alpha, size_t max_buckets);
+
+/* A store's next shape, allocated before anything changes so that add and merge leave the sketch
+ * untouched when memory runs out. */
+typedef struct ph_sketch_layout {
+    bool used;
+    int32_t lo, hi;
+    uint64_t *fresh; /* new counts array; NULL when the current one already covers lo..hi */
+    int64_t offset;
+    size_t len;
+} ph_sketch_layout;
+
+/* Plans st's shape once buckets a..b (a <= b, b - a < max_buckets) arrive. Returns 0 or
+ * PH_ENOMEM; the caller frees ly->fresh if it does not apply the plan. */
+int ph_sketch_layout_plan(const ph_sketch_store *st, size_t max_buckets, int64_t a, int64_t b,
+                          ph_sketch_layout *ly);
+/* Moves st to its planned shape, collapsing the buckets below ly->lo into it. Cannot fail. After
+ * it, bucket j of a..b is counted at slot max(j, ly->lo). */
+void ph_sketch_layout_apply(ph_sketch_store *st, ph_sketch_layout *ly);
+
+static inline uint64_t *ph_sketch_slot(ph_sketch_store *st, int64_t index)
+{
+    return &st->counts[index - st->offset];
+}
 
 #endif

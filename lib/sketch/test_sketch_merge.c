@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ph_error.h"
 #include "ph_sketch.h"
@@ -70,6 +71,19 @@ static void check_rollup(size_t max_buckets, bool drift, bool shuffled)
     }
     assert_same_sketch(hour, all, SUM_REL);
     assert_same_sketch(reversed, all, SUM_REL);
+
+    /* the query path: minutes merged from their stored bytes, without decoding them */
+    ph_sketch *stored = new_sketch(0.01, max_buckets);
+    for (int m = 0; m < MINUTES; m++) {
+        uint8_t *buf;
+        size_t len;
+        char errstr[PH_ERRSTR_SIZE];
+        assert_int_equal(ph_sketch_encode(minute[m], &buf, &len), 0);
+        assert_int_equal(ph_sketch_merge_encoded(stored, buf, len, errstr, sizeof(errstr)), 0);
+        free(buf);
+    }
+    assert_same_encoding(stored, hour);
+    ph_sketch_destroy(stored);
 
     /* pairwise: 60 -> 30 -> 15 -> 8 -> 4 -> 2 -> 1, consuming the minutes */
     int n = MINUTES;
@@ -176,12 +190,32 @@ static void test_refused(void **state)
     assert_int_equal(ph_sketch_merge(dst, other_width), PH_EINVAL);
     assert_int_equal(ph_sketch_merge(dst, dst), PH_EINVAL);
     assert_same_encoding(dst, before);
+    ph_sketch *refused[] = {other_alpha, other_width};
+    for (size_t i = 0; i < 2; i++) {
+        uint8_t *buf;
+        size_t len;
+        char errstr[PH_ERRSTR_SIZE] = "";
+        assert_int_equal(ph_sketch_encode(refused[i], &buf, &len), 0);
+        assert_int_equal(ph_sketch_merge_encoded(dst, buf, len, errstr, sizeof(errstr)), PH_EINVAL);
+        assert_non_null(strstr(errstr, "cannot merge"));
+        buf[len - 1] ^= 0x40; /* corrupt: refused before anything is added */
+        assert_int_equal(ph_sketch_merge_encoded(dst, buf, len, errstr, sizeof(errstr)), PH_EINVAL);
+        free(buf);
+    }
+    assert_same_encoding(dst, before);
 
     ph_sketch *full = new_sketch(0.01, PH_SKETCH_MAX_BUCKETS_DEFAULT);
     assert_int_equal(ph_sketch_add_n(full, 7, UINT64_MAX - 10), 0);
     ph_sketch *full_before = clone(full);
     assert_int_equal(ph_sketch_merge(full, dst), PH_ERANGE);
     assert_same_encoding(full, full_before);
+    uint8_t *buf;
+    size_t len;
+    char errstr[PH_ERRSTR_SIZE];
+    assert_int_equal(ph_sketch_encode(dst, &buf, &len), 0);
+    assert_int_equal(ph_sketch_merge_encoded(full, buf, len, errstr, sizeof(errstr)), PH_ERANGE);
+    assert_same_encoding(full, full_before);
+    free(buf);
 
     ph_sketch *sks[] = {dst, before, other_alpha, other_width, full, full_before};
     for (size_t i = 0; i < sizeof(sks) / sizeof(sks[0]); i++)
