@@ -66,17 +66,20 @@ static int prepare(ph_agg *agg, char *errstr, size_t errstr_size)
         {offsetof(ph_agg, commit), "COMMIT"},
         {offsetof(ph_agg, rollback), "ROLLBACK"},
         {offsetof(ph_agg, put_cell),
-         "INSERT INTO cells(level, scope, start_ms, app, environment, model, revision,"
-         " emitted_revision, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-         " ON CONFLICT(level, scope, start_ms, app, environment, model) DO UPDATE SET"
+         "INSERT INTO cells(level, series, start_ms, revision, emitted_revision, state)"
+         " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(level, series, start_ms) DO UPDATE SET"
          " revision = excluded.revision, emitted_revision = excluded.emitted_revision,"
          " state = excluded.state"},
         {offsetof(ph_agg, put_rev),
-         "UPDATE cells SET revision = ?7, emitted_revision = ?8 WHERE level = ?1 AND scope = ?2"
-         " AND start_ms = ?3 AND app = ?4 AND environment = ?5 AND model = ?6"},
+         "UPDATE cells SET revision = ?4, emitted_revision = ?5 WHERE level = ?1 AND series = ?2"
+         " AND start_ms = ?3"},
         {offsetof(ph_agg, get_cell),
-         "SELECT revision, emitted_revision, state FROM cells WHERE level = ?1 AND scope = ?2"
-         " AND start_ms = ?3 AND app = ?4 AND environment = ?5 AND model = ?6"},
+         "SELECT revision, emitted_revision, state FROM cells WHERE level = ?1 AND series = ?2"
+         " AND start_ms = ?3"},
+        {offsetof(ph_agg, get_series),
+         "SELECT id FROM series WHERE scope = ?1 AND app = ?2 AND environment = ?3 AND model = ?4"},
+        {offsetof(ph_agg, put_series),
+         "INSERT INTO series(scope, app, environment, model) VALUES (?1, ?2, ?3, ?4)"},
         {offsetof(ph_agg, put_key),
          "INSERT INTO dedup(t_min, seq, keys) VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM "
          "dedup WHERE t_min = ?1), ?2)"},
@@ -88,8 +91,7 @@ static int prepare(ph_agg *agg, char *errstr, size_t errstr_size)
          "SELECT partition, next_offset FROM offsets WHERE topic = ?1 ORDER BY partition"},
         {offsetof(ph_agg, put_meta), "INSERT INTO meta(key, value) VALUES (?1, ?2)"
                                      " ON CONFLICT(key) DO UPDATE SET value = excluded.value"},
-        {offsetof(ph_agg, del_cells),
-         "DELETE FROM cells WHERE level = ?1 AND scope IN (0, 1) AND start_ms <= ?2"},
+        {offsetof(ph_agg, del_cells), "DELETE FROM cells WHERE level = ?1 AND start_ms <= ?2"},
         {offsetof(ph_agg, del_keys), "DELETE FROM dedup WHERE t_min < ?1"},
     };
     for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
@@ -102,20 +104,52 @@ static int prepare(ph_agg *agg, char *errstr, size_t errstr_size)
     return PH_OK;
 }
 
-static void bind_key(sqlite3_stmt *st, const agg_key *k)
-{
-    sqlite3_bind_int(st, 1, k->level);
-    sqlite3_bind_int(st, 2, k->scope);
-    sqlite3_bind_int64(st, 3, k->start);
-    sqlite3_bind_text(st, 4, k->app, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, k->env, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, k->model, -1, SQLITE_STATIC);
-}
-
 static void done(sqlite3_stmt *st)
 {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+}
+
+static void bind_cell(sqlite3_stmt *st, const agg_key *k, int64_t series)
+{
+    sqlite3_bind_int(st, 1, k->level);
+    sqlite3_bind_int64(st, 2, series);
+    sqlite3_bind_int64(st, 3, k->start);
+}
+
+/* Finds the id of k's series (in memory, else in the store) and, with create, adds the series
+ * to the store when it is new (inside the commit's transaction: a rollback forgets the map, see
+ * ph_agg_commit). *id is 0 when absent and not created. */
+static int series_id(ph_agg *agg, const agg_key *k, bool create, int64_t *id)
+{
+    if ((*id = agg_seriesmap_get(&agg->series, k)))
+        return PH_OK;
+    sqlite3_stmt *st = agg->get_series;
+    sqlite3_bind_int(st, 1, k->scope);
+    sqlite3_bind_text(st, 2, k->app, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, k->env, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, k->model, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        *id = sqlite3_column_int64(st, 0);
+    done(st);
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
+        return PH_EIO;
+    if (!*id && create) {
+        st = agg->put_series;
+        sqlite3_bind_int(st, 1, k->scope);
+        sqlite3_bind_text(st, 2, k->app, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, k->env, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, k->model, -1, SQLITE_STATIC);
+        s = sqlite3_step(st);
+        done(st);
+        if (s != SQLITE_DONE)
+            return PH_EIO;
+        *id = sqlite3_last_insert_rowid(agg->db);
+    }
+    if (*id && agg_seriesmap_put(&agg->series, k, *id) != PH_OK)
+        return PH_ENOMEM;
+    return PH_OK;
 }
 
 static void key_bytes(const agg_dkey *k, uint8_t out[16])
@@ -143,23 +177,31 @@ agg_cell *agg_cell_get(ph_agg *agg, const agg_key *k, int *rc)
         return c;
     /* Open cells are always in memory (loaded at start, never evicted): only a closed window
      * may have a stored cell that is not. */
+    int64_t series = 0;
     bool stored = false;
     if (agg_closed(agg, k)) {
-        bind_key(agg->get_cell, k);
-        int s = sqlite3_step(agg->get_cell);
-        if (s != SQLITE_ROW && s != SQLITE_DONE) {
-            done(agg->get_cell);
-            *rc = PH_EIO;
+        if ((*rc = series_id(agg, k, false, &series)) != PH_OK)
             return NULL;
+        if (series) {
+            bind_cell(agg->get_cell, k, series);
+            int s = sqlite3_step(agg->get_cell);
+            if (s != SQLITE_ROW && s != SQLITE_DONE) {
+                done(agg->get_cell);
+                *rc = PH_EIO;
+                return NULL;
+            }
+            stored = s == SQLITE_ROW;
+            if (!stored)
+                done(agg->get_cell);
         }
-        stored = s == SQLITE_ROW;
-        if (!stored)
-            done(agg->get_cell);
     }
     c = agg_cellmap_add(&agg->cells, k);
     *rc = c ? PH_OK : PH_ENOMEM;
-    if (c && stored)
-        *rc = cell_from_row(agg, c, agg->get_cell, 0);
+    if (c) {
+        c->series = series;
+        if (stored)
+            *rc = cell_from_row(agg, c, agg->get_cell, 0);
+    }
     if (stored)
         done(agg->get_cell);
     return *rc == PH_OK ? c : NULL;
@@ -232,6 +274,11 @@ static int load_cells(ph_agg *agg, sqlite3_stmt *st, int level)
             continue;
         agg_cell *c = agg_cellmap_add(&agg->cells, &k);
         rc = c ? cell_from_row(agg, c, st, col) : PH_ENOMEM;
+        if (rc == PH_OK) {
+            c->series = sqlite3_column_int64(st, col + 3);
+            if (!agg_seriesmap_get(&agg->series, &k))
+                rc = agg_seriesmap_put(&agg->series, &k, c->series);
+        }
     }
     if (rc == PH_OK && s != SQLITE_DONE)
         rc = PH_EIO;
@@ -251,9 +298,10 @@ static int load(ph_agg *agg, char *errstr, size_t errstr_size)
     for (int l = 0; l < PH_AGG_LEVELS && rc == PH_OK; l++) {
         rc = PH_EIO;
         if (sqlite3_prepare_v2(agg->db,
-                               "SELECT scope, start_ms, app, environment, model, revision,"
-                               " emitted_revision, state FROM cells WHERE level = ?1 AND"
-                               " scope IN (0, 1) AND start_ms > ?2",
+                               "SELECT s.scope, c.start_ms, s.app, s.environment, s.model,"
+                               " c.revision, c.emitted_revision, c.state, c.series FROM cells c"
+                               " JOIN series s ON s.id = c.series WHERE c.level = ?1 AND"
+                               " c.start_ms > ?2",
                                -1, &st, NULL) != SQLITE_OK)
             goto out;
         sqlite3_bind_int(st, 1, l);
@@ -267,8 +315,10 @@ static int load(ph_agg *agg, char *errstr, size_t errstr_size)
         goto out;
     rc = PH_EIO;
     if (sqlite3_prepare_v2(agg->db,
-                           "SELECT level, scope, start_ms, app, environment, model, revision,"
-                           " emitted_revision, state FROM cells WHERE emitted_revision < revision",
+                           "SELECT c.level, s.scope, c.start_ms, s.app, s.environment, s.model,"
+                           " c.revision, c.emitted_revision, c.state, c.series FROM cells c"
+                           " JOIN series s ON s.id = c.series"
+                           " WHERE c.emitted_revision < c.revision",
                            -1, &st, NULL) != SQLITE_OK)
         goto out;
     if ((rc = load_cells(agg, st, -1)) != PH_OK)
@@ -380,14 +430,15 @@ void ph_agg_destroy(ph_agg *agg)
 {
     if (!agg)
         return;
-    sqlite3_stmt *stmts[] = {agg->begin,      agg->commit,   agg->rollback,    agg->put_cell,
-                             agg->put_rev,    agg->get_cell, agg->put_key,     agg->get_key,
-                             agg->put_offset, agg->put_meta, agg->get_offsets, agg->del_cells,
-                             agg->del_keys};
+    sqlite3_stmt *stmts[] = {agg->begin,      agg->commit,     agg->rollback,    agg->put_cell,
+                             agg->put_rev,    agg->get_cell,   agg->put_key,     agg->get_key,
+                             agg->put_offset, agg->put_meta,   agg->get_offsets, agg->del_cells,
+                             agg->del_keys,   agg->get_series, agg->put_series};
     for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
         sqlite3_finalize(stmts[i]);
     sqlite3_close(agg->db);
     agg_cellmap_free(&agg->cells);
+    agg_seriesmap_free(&agg->series);
     agg_dedup_free(&agg->dedup);
     agg_metrics_free(&agg->metrics);
     free(agg->enc.p);
@@ -411,21 +462,23 @@ static bool step_ok(sqlite3_stmt *st)
     return s == SQLITE_DONE;
 }
 
-static bool write_cell(ph_agg *agg, const agg_cell *c)
+static bool write_cell(ph_agg *agg, agg_cell *c)
 {
+    if (!c->series && series_id(agg, &c->k, true, &c->series) != PH_OK)
+        return false;
     if (c->dirty & AGG_DIRTY_STATE) {
         agg->enc.len = 0;
         if (agg_state_encode(&c->st, &agg->enc) != PH_OK)
             return false;
-        bind_key(agg->put_cell, &c->k);
-        sqlite3_bind_int(agg->put_cell, 7, c->revision);
-        sqlite3_bind_int(agg->put_cell, 8, c->emitted);
-        sqlite3_bind_blob(agg->put_cell, 9, agg->enc.p, (int)agg->enc.len, SQLITE_STATIC);
+        bind_cell(agg->put_cell, &c->k, c->series);
+        sqlite3_bind_int(agg->put_cell, 4, c->revision);
+        sqlite3_bind_int(agg->put_cell, 5, c->emitted);
+        sqlite3_bind_blob(agg->put_cell, 6, agg->enc.p, (int)agg->enc.len, SQLITE_STATIC);
         return step_ok(agg->put_cell);
     }
-    bind_key(agg->put_rev, &c->k);
-    sqlite3_bind_int(agg->put_rev, 7, c->revision);
-    sqlite3_bind_int(agg->put_rev, 8, c->emitted);
+    bind_cell(agg->put_rev, &c->k, c->series);
+    sqlite3_bind_int(agg->put_rev, 4, c->revision);
+    sqlite3_bind_int(agg->put_rev, 5, c->emitted);
     return step_ok(agg->put_rev);
 }
 
@@ -526,6 +579,12 @@ int ph_agg_commit(ph_agg *agg, const ph_agg_offset *offs, size_t n, char *errstr
     if (!write_all(agg, offs, n) || !step_ok(agg->commit)) {
         int rc = ph_err(errstr, errstr_size, PH_EIO, "agg commit: %s", sqlite3_errmsg(agg->db));
         step_ok(agg->rollback);
+        /* Series added by the rolled-back transaction are not in the store: forget every id,
+         * they are found again (or added) by the next commit. */
+        agg_seriesmap_free(&agg->series);
+        for (size_t i = 0; i < agg->cells.cap; i++)
+            if (agg->cells.slots[i])
+                agg->cells.slots[i]->series = 0;
         return rc;
     }
     for (size_t i = 0; i < agg->cells.cap; i++)

@@ -142,6 +142,7 @@ typedef struct agg_key {
 
 typedef struct agg_cell {
     agg_key k;
+    int64_t series; /* its (scope, app, environment, model) row in the series table; 0 unknown */
     int32_t revision, emitted, handed; /* handed: revision last given to next_emit, or -1 */
     uint8_t dirty;
     agg_state st;
@@ -158,6 +159,26 @@ agg_cell *agg_cellmap_add(agg_cellmap *map, const agg_key *k);
 /* Frees every cell for which drop(cell, arg) is true. */
 void agg_cellmap_drop(agg_cellmap *map, bool (*drop)(const agg_cell *c, void *arg), void *arg);
 void agg_cellmap_free(agg_cellmap *map);
+
+/* ---- series: the ids of (scope, app, environment, model) in the store -------------------------
+ * Cells are stored per (level, series id, window start), clustered so that one series' windows
+ * over a range are one contiguous read (docs/aggregator.md "Store schema"). */
+typedef struct agg_series {
+    const char *app, *env, *model; /* interned */
+    uint8_t scope;
+    int64_t id; /* > 0 */
+} agg_series;
+
+typedef struct agg_seriesmap {
+    agg_series *slots; /* open addressing; id 0 marks an empty slot */
+    size_t cap, n;
+} agg_seriesmap;
+
+/* The id of k's series (level and start ignored), or 0 when not in the map. */
+int64_t agg_seriesmap_get(const agg_seriesmap *m, const agg_key *k);
+/* Adds k's series with id (absent from the map). PH_OK or PH_ENOMEM. */
+int agg_seriesmap_put(agg_seriesmap *m, const agg_key *k, int64_t id);
+void agg_seriesmap_free(agg_seriesmap *m);
 
 /* ---- dedup keys: 128-bit hashes with the event time's minute ----------------------------------
  */
@@ -211,6 +232,7 @@ struct ph_agg {
     agg_pool *pool;
     const char *empty; /* interned "" */
     agg_cellmap cells;
+    agg_seriesmap series; /* those known to be in the store (committed or in this commit) */
     agg_dedup dedup;
     int32_t dedup_mem_from; /* every key of minute >= this is in memory */
     /* Older minutes whose stored keys were loaded into memory since the last prune (a late
@@ -229,7 +251,7 @@ struct ph_agg {
     agg_buf enc;
     sqlite3 *db;
     sqlite3_stmt *begin, *commit, *rollback, *put_cell, *put_rev, *get_cell, *put_key, *get_key,
-        *put_offset, *get_offsets, *put_meta, *del_cells, *del_keys;
+        *put_offset, *get_offsets, *put_meta, *del_cells, *del_keys, *get_series, *put_series;
 };
 
 /* Ends of a cell's window and whether the watermark has passed it. */

@@ -1,11 +1,14 @@
 /* Queries for the dashboard API, on a connection of their own (the HTTP thread's).
  *
  * A query reads the coarsest level whose window divides the step (a 7-day range at step 1h
- * reads hour cells, not minute cells) and merges cells per (group, point) by decoding each
- * stored cell straight into the point's accumulator: sketches merge exactly, so percentiles of
- * a merged point equal those of all its events added to one sketch. Without filters nor
- * group-by it reads the all-traffic cells (one per window) instead of every combination.
- * Each call runs in one read transaction, so it sees one committed state. */
+ * reads hour cells, not minute cells). It picks the series (scope, app, environment, model)
+ * that match the filters from the series table, which the reader keeps in memory, reads each
+ * one's windows over the range as one clustered range of the cells table, and merges them per
+ * (group, point) by decoding each stored cell straight into the point's accumulator: sketches
+ * merge exactly, so percentiles of a merged point equal those of all its events added to one
+ * sketch. Without filters nor group-by it reads the all-traffic series (one cell per window)
+ * instead of every combination. Each call runs in one read transaction, so it sees one
+ * committed state. */
 #include "agg_int.h"
 
 #include "ph_error.h"
@@ -18,9 +21,11 @@
 
 struct ph_agg_reader {
     sqlite3 *db;
-    sqlite3_stmt *scan[8], *dims[3], *begin, *end; /* scan[mask of the filters given] */
+    sqlite3_stmt *range, *new_series, *day_series, *begin, *end;
     int64_t window_ms;
     agg_pool *pool;
+    agg_series *series; /* every series of the store, by ascending id */
+    size_t n_series, cap_series;
     agg_cellmap acc;
     agg_metrics metrics;
     const char **lists[3];
@@ -29,13 +34,18 @@ struct ph_agg_reader {
 
 int ph_agg_reader_new(ph_agg_reader **out, const char *db_path, char *errstr, size_t errstr_size)
 {
-    static const char *const dims_sql[3] = {
-        "SELECT DISTINCT app FROM cells WHERE level = 2 AND scope = 0 AND start_ms >= ?1 AND"
-        " start_ms < ?2 ORDER BY 1",
-        "SELECT DISTINCT environment FROM cells WHERE level = 2 AND scope = 0 AND start_ms >= ?1"
-        " AND start_ms < ?2 ORDER BY 1",
-        "SELECT DISTINCT model FROM cells WHERE level = 2 AND scope = 0 AND start_ms >= ?1 AND"
-        " start_ms < ?2 ORDER BY 1",
+    static const struct {
+        size_t off;
+        const char *sql;
+    } stmts[] = {
+        {offsetof(ph_agg_reader, range), "SELECT start_ms, state FROM cells WHERE level = ?1 AND"
+                                         " series = ?2 AND start_ms >= ?3 AND start_ms < ?4"},
+        {offsetof(ph_agg_reader, new_series),
+         "SELECT id, scope, app, environment, model FROM series WHERE id > ?1 ORDER BY id"},
+        {offsetof(ph_agg_reader, day_series),
+         "SELECT DISTINCT series FROM cells WHERE level = 2 AND start_ms >= ?1 AND start_ms < ?2"},
+        {offsetof(ph_agg_reader, begin), "BEGIN"},
+        {offsetof(ph_agg_reader, end), "COMMIT"},
     };
     int rc = PH_ENOMEM;
     ph_agg_reader *r = calloc(1, sizeof(*r));
@@ -60,29 +70,10 @@ int ph_agg_reader_new(ph_agg_reader **out, const char *db_path, char *errstr, si
         ph_err(errstr, errstr_size, rc, "agg reader: %s", sqlite3_errmsg(r->db));
         goto out;
     }
-    /* One statement per combination of filters: "?5 IS NULL OR app = ?5" would keep SQLite
-     * from using the app and model indexes. */
-    for (int mask = 0; mask < 8; mask++) {
-        char sql[512];
-        snprintf(sql, sizeof(sql),
-                 "SELECT start_ms, app, environment, model, state FROM cells"
-                 " WHERE level = ?1 AND scope = ?2 AND start_ms >= ?3 AND start_ms < ?4%s%s%s",
-                 mask & 1 ? " AND app = ?5" : "", mask & 2 ? " AND environment = ?6" : "",
-                 mask & 4 ? " AND model = ?7" : "");
-        if (sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &r->scan[mask], NULL) !=
+    for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+        sqlite3_stmt **st = (sqlite3_stmt **)((char *)r + stmts[i].off);
+        if (sqlite3_prepare_v3(r->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) !=
             SQLITE_OK) {
-            ph_err(errstr, errstr_size, rc, "agg reader: %s", sqlite3_errmsg(r->db));
-            goto out;
-        }
-    }
-    if (sqlite3_prepare_v2(r->db, "BEGIN", -1, &r->begin, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(r->db, "COMMIT", -1, &r->end, NULL) != SQLITE_OK) {
-        ph_err(errstr, errstr_size, rc, "agg reader: %s", sqlite3_errmsg(r->db));
-        goto out;
-    }
-    for (int i = 0; i < 3; i++) {
-        if (sqlite3_prepare_v3(r->db, dims_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &r->dims[i],
-                               NULL) != SQLITE_OK) {
             ph_err(errstr, errstr_size, rc, "agg reader: %s", sqlite3_errmsg(r->db));
             goto out;
         }
@@ -99,66 +90,121 @@ void ph_agg_reader_destroy(ph_agg_reader *r)
 {
     if (!r)
         return;
-    for (int i = 0; i < 8; i++)
-        sqlite3_finalize(r->scan[i]);
-    for (int i = 0; i < 3; i++) {
-        sqlite3_finalize(r->dims[i]);
+    sqlite3_stmt *stmts[] = {r->range, r->new_series, r->day_series, r->begin, r->end};
+    for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
+        sqlite3_finalize(stmts[i]);
+    for (int i = 0; i < 3; i++)
         free((void *)r->lists[i]);
-    }
-    sqlite3_finalize(r->begin);
-    sqlite3_finalize(r->end);
     sqlite3_close(r->db);
+    free(r->series);
     agg_cellmap_free(&r->acc);
     agg_metrics_free(&r->metrics);
     agg_pool_destroy(r->pool);
     free(r);
 }
 
-/* Merges the cells of one level over [from, to) into the accumulators, one per (group,
- * floor(start / step) * step). */
-static int scan(ph_agg_reader *r, int level, int64_t from, int64_t to, const ph_agg_filter *f,
-                unsigned group_by, int64_t step)
+/* Appends the series the writer added since the last call (series are never changed nor
+ * removed, so the ids already known stay valid). */
+static int load_series(ph_agg_reader *r)
 {
-    bool all = !f->app && !f->environment && !f->model && !group_by;
-    sqlite3_stmt *st = r->scan[(f->app ? 1 : 0) | (f->environment ? 2 : 0) | (f->model ? 4 : 0)];
-    sqlite3_bind_int(st, 1, level);
-    sqlite3_bind_int(st, 2, all ? AGG_SCOPE_ALL : AGG_SCOPE_COMBO);
-    sqlite3_bind_int64(st, 3, from);
-    sqlite3_bind_int64(st, 4, to);
-    if (f->app)
-        sqlite3_bind_text(st, 5, f->app, -1, SQLITE_STATIC);
-    if (f->environment)
-        sqlite3_bind_text(st, 6, f->environment, -1, SQLITE_STATIC);
-    if (f->model)
-        sqlite3_bind_text(st, 7, f->model, -1, SQLITE_STATIC);
+    sqlite3_stmt *st = r->new_series;
+    sqlite3_bind_int64(st, 1, r->n_series ? r->series[r->n_series - 1].id : 0);
     int rc = PH_OK, s;
     while (rc == PH_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t start = sqlite3_column_int64(st, 0);
-        agg_key k = {.start = agg_floor_div(start, step) * step};
-        if (group_by & PH_AGG_BY_APP)
-            k.app = agg_intern_z(r->pool, (const char *)sqlite3_column_text(st, 1));
-        if (group_by & PH_AGG_BY_ENVIRONMENT)
-            k.env = agg_intern_z(r->pool, (const char *)sqlite3_column_text(st, 2));
-        if (group_by & PH_AGG_BY_MODEL)
-            k.model = agg_intern_z(r->pool, (const char *)sqlite3_column_text(st, 3));
-        if (((group_by & PH_AGG_BY_APP) && !k.app) ||
-            ((group_by & PH_AGG_BY_ENVIRONMENT) && !k.env) ||
-            ((group_by & PH_AGG_BY_MODEL) && !k.model)) {
-            rc = PH_ENOMEM;
-            break;
+        if (r->n_series == r->cap_series) {
+            size_t cap = r->cap_series ? r->cap_series * 2 : 256;
+            agg_series *grown = realloc(r->series, cap * sizeof(*grown));
+            if (!grown) {
+                rc = PH_ENOMEM;
+                break;
+            }
+            r->series = grown;
+            r->cap_series = cap;
         }
-        agg_cell *c = agg_cellmap_get(&r->acc, &k);
-        if (!c && !(c = agg_cellmap_add(&r->acc, &k))) {
+        agg_series *x = &r->series[r->n_series];
+        x->id = sqlite3_column_int64(st, 0);
+        x->scope = (uint8_t)sqlite3_column_int(st, 1);
+        x->app = agg_intern_z(r->pool, (const char *)sqlite3_column_text(st, 2));
+        x->env = agg_intern_z(r->pool, (const char *)sqlite3_column_text(st, 3));
+        x->model = agg_intern_z(r->pool, (const char *)sqlite3_column_text(st, 4));
+        if (!x->app || !x->env || !x->model)
             rc = PH_ENOMEM;
-            break;
-        }
-        rc = agg_state_merge_blob(&c->st, sqlite3_column_blob(st, 4),
-                                  (size_t)sqlite3_column_bytes(st, 4), r->pool);
+        else
+            r->n_series++;
     }
     if (rc == PH_OK && s != SQLITE_DONE)
         rc = PH_EIO;
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static const agg_series *series_by_id(const ph_agg_reader *r, int64_t id)
+{
+    size_t lo = 0, hi = r->n_series;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->series[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < r->n_series && r->series[lo].id == id ? &r->series[lo] : NULL;
+}
+
+static bool matches(const agg_series *x, int scope, const ph_agg_filter *f)
+{
+    return x->scope == scope && (!f->app || strcmp(f->app, x->app) == 0) &&
+           (!f->environment || strcmp(f->environment, x->env) == 0) &&
+           (!f->model || strcmp(f->model, x->model) == 0);
+}
+
+/* Merges one series' cells of one level over [from, to) into the accumulators, one per (group,
+ * floor(start / step) * step). */
+static int scan_series(ph_agg_reader *r, const agg_series *x, int level, int64_t from, int64_t to,
+                       unsigned group_by, int64_t step)
+{
+    sqlite3_stmt *st = r->range;
+    sqlite3_bind_int(st, 1, level);
+    sqlite3_bind_int64(st, 2, x->id);
+    sqlite3_bind_int64(st, 3, from);
+    sqlite3_bind_int64(st, 4, to);
+    agg_key k = {.start = INT64_MIN};
+    k.app = group_by & PH_AGG_BY_APP ? x->app : NULL;
+    k.env = group_by & PH_AGG_BY_ENVIRONMENT ? x->env : NULL;
+    k.model = group_by & PH_AGG_BY_MODEL ? x->model : NULL;
+    agg_cell *c = NULL;
+    int rc = PH_OK, s;
+    while (rc == PH_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t start = agg_floor_div(sqlite3_column_int64(st, 0), step) * step;
+        /* rows come by ascending start: consecutive ones often share a point */
+        if (!c || start != k.start) {
+            k.start = start;
+            c = agg_cellmap_get(&r->acc, &k);
+            if (!c && !(c = agg_cellmap_add(&r->acc, &k))) {
+                rc = PH_ENOMEM;
+                break;
+            }
+        }
+        rc = agg_state_merge_blob(&c->st, sqlite3_column_blob(st, 1),
+                                  (size_t)sqlite3_column_bytes(st, 1), r->pool);
+    }
+    if (rc == PH_OK && s != SQLITE_DONE)
+        rc = PH_EIO;
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Merges the cells of every series matching the filters (the all-traffic series when there is
+ * neither filter nor group-by). */
+static int scan(ph_agg_reader *r, int level, int64_t from, int64_t to, const ph_agg_filter *f,
+                unsigned group_by, int64_t step)
+{
+    bool all = !f->app && !f->environment && !f->model && !group_by;
+    int scope = all ? AGG_SCOPE_ALL : AGG_SCOPE_COMBO;
+    int rc = PH_OK;
+    for (size_t i = 0; i < r->n_series && rc == PH_OK; i++)
+        if (matches(&r->series[i], scope, f))
+            rc = scan_series(r, &r->series[i], level, from, to, group_by, step);
     return rc;
 }
 
@@ -192,7 +238,14 @@ static int begin_read(ph_agg_reader *r, char *errstr, size_t errstr_size)
     sqlite3_reset(r->begin);
     if (s != SQLITE_DONE)
         return ph_err(errstr, errstr_size, PH_EIO, "agg query: %s", sqlite3_errmsg(r->db));
-    return PH_OK;
+    int rc = load_series(r);
+    if (rc != PH_OK) {
+        ph_err(errstr, errstr_size, rc, "agg query: series: %s",
+               rc == PH_EIO ? sqlite3_errmsg(r->db) : ph_strerror(rc));
+        sqlite3_step(r->end);
+        sqlite3_reset(r->end);
+    }
+    return rc;
 }
 
 static void end_read(ph_agg_reader *r)
@@ -253,35 +306,57 @@ out:
     return rc;
 }
 
-/* The distinct values of one dimension over the range, at the day level. */
-static int list_dim(ph_agg_reader *r, int i, int64_t from, int64_t to)
+static int cmp_str(const void *a, const void *b)
 {
-    sqlite3_stmt *st = r->dims[i];
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Adds v to list i unless it is the last one added (the caller removes the rest of the
+ * duplicates by sorting). */
+static int list_add(ph_agg_reader *r, int i, const char *v, size_t *cap)
+{
+    if (r->n_lists[i] == *cap) {
+        size_t grown_cap = *cap ? *cap * 2 : 16;
+        const char **p = realloc((void *)r->lists[i], grown_cap * sizeof(*p));
+        if (!p)
+            return PH_ENOMEM;
+        r->lists[i] = p;
+        *cap = grown_cap;
+    }
+    r->lists[i][r->n_lists[i]++] = v;
+    return PH_OK;
+}
+
+/* The distinct apps, environments and models over the range, sorted, from the day cells. */
+static int list_dims(ph_agg_reader *r, int64_t from, int64_t to)
+{
+    sqlite3_stmt *st = r->day_series;
     sqlite3_bind_int64(st, 1, agg_floor_div(from, AGG_DAY_MS) * AGG_DAY_MS);
     sqlite3_bind_int64(st, 2, to);
     int rc = PH_OK, s;
-    size_t cap = 0;
-    r->n_lists[i] = 0;
+    size_t cap[3] = {0};
+    for (int i = 0; i < 3; i++)
+        r->n_lists[i] = 0;
     while (rc == PH_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *v = agg_intern_z(r->pool, (const char *)sqlite3_column_text(st, 0));
-        if (!v) {
-            rc = PH_ENOMEM;
-            break;
-        }
-        if (r->n_lists[i] == cap) {
-            cap = cap ? cap * 2 : 16;
-            const char **p = realloc((void *)r->lists[i], cap * sizeof(*p));
-            if (!p) {
-                rc = PH_ENOMEM;
-                break;
-            }
-            r->lists[i] = p;
-        }
-        r->lists[i][r->n_lists[i]++] = v;
+        const agg_series *x = series_by_id(r, sqlite3_column_int64(st, 0));
+        if (!x || x->scope != AGG_SCOPE_COMBO)
+            continue;
+        const char *v[3] = {x->app, x->env, x->model};
+        for (int i = 0; i < 3 && rc == PH_OK; i++)
+            rc = list_add(r, i, v[i], &cap[i]);
     }
     if (rc == PH_OK && s != SQLITE_DONE)
         rc = PH_EIO;
     sqlite3_reset(st);
+    for (int i = 0; i < 3 && rc == PH_OK; i++) {
+        size_t n = 0;
+        if (r->n_lists[i])
+            qsort((void *)r->lists[i], r->n_lists[i], sizeof(*r->lists[i]), cmp_str);
+        for (size_t j = 0; j < r->n_lists[i]; j++) /* interned: equal strings, equal pointers */
+            if (n == 0 || r->lists[i][n - 1] != r->lists[i][j])
+                r->lists[i][n++] = r->lists[i][j];
+        r->n_lists[i] = n;
+    }
     return rc;
 }
 
@@ -323,8 +398,8 @@ int ph_agg_summary(ph_agg_reader *r, int64_t from_ms, int64_t to_ms, const ph_ag
     if (rc != PH_OK)
         return rc;
     rc = scan_cover(r, a, b, f);
-    for (int i = 0; i < 3 && rc == PH_OK; i++)
-        rc = list_dim(r, i, a, b);
+    if (rc == PH_OK)
+        rc = list_dims(r, a, b);
     if (rc != PH_OK) {
         ph_err(errstr, errstr_size, rc, "agg summary: %s",
                rc == PH_EIO ? sqlite3_errmsg(r->db) : ph_strerror(rc));

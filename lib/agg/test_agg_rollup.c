@@ -74,9 +74,10 @@ static void merged(sqlite3 *db, agg_pool *pool, int level, int scope, int64_t fr
 {
     sqlite3_stmt *st = NULL;
     assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT state FROM cells WHERE level = ?1 AND scope = ?2"
-                                        " AND start_ms >= ?3 AND start_ms < ?4 AND"
-                                        " (?5 IS NULL OR app = ?5)",
+                                        "SELECT c.state FROM cells c JOIN series s"
+                                        " ON s.id = c.series WHERE c.level = ?1 AND"
+                                        " s.scope = ?2 AND c.start_ms >= ?3 AND"
+                                        " c.start_ms < ?4 AND (?5 IS NULL OR s.app = ?5)",
                                         -1, &st, NULL),
                      SQLITE_OK);
     sqlite3_bind_int(st, 1, level);

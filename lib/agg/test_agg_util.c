@@ -152,8 +152,10 @@ void tu_summary(const char *path, int64_t from, int64_t to, const ph_agg_filter 
     sum_ctx c = {out, 0, 0};
     if (ph_agg_summary(r, from, to, f, on_summary, &c, err, sizeof(err)) != PH_OK)
         fail_msg("summary: %s", err);
-    *n_apps = c.n_apps;
-    *n_models = c.n_models;
+    if (n_apps)
+        *n_apps = c.n_apps;
+    if (n_models)
+        *n_models = c.n_models;
     ph_agg_reader_destroy(r);
 }
 

@@ -50,7 +50,7 @@ typedef struct tu_points {
 /* Runs ph_agg_query on a fresh reader and collects every point. */
 void tu_query(const char *path, int64_t from, int64_t to, int64_t step, const ph_agg_filter *f,
               unsigned group_by, tu_points *out);
-/* Summary totals as one point (t = from). */
+/* Summary totals as one point (t = from); n_apps and n_models may be NULL. */
 void tu_summary(const char *path, int64_t from, int64_t to, const ph_agg_filter *f, tu_points *out,
                 size_t *n_apps, size_t *n_models);
 /* The value of `name` at the point (app, t) (app compared with NULL as a value); NAN when there

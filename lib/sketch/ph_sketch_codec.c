@@ -85,7 +85,7 @@ static int get_f64(reader *r, double *d)
 }
 
 /* Fails on truncation, on more than 64 bits and on a superfluous trailing zero byte. */
-static int get_uvar(reader *r, uint64_t *v)
+static int get_uvar_long(reader *r, uint64_t *v)
 {
     uint64_t x = 0;
     for (size_t i = 0; i < VARINT_MAX && i < r->left; i++) {
@@ -103,6 +103,17 @@ static int get_uvar(reader *r, uint64_t *v)
         }
     }
     return -1;
+}
+
+/* Most counts and gaps take one byte: that case inline, the rest above. */
+static inline int get_uvar(reader *r, uint64_t *v)
+{
+    if (r->left > 0 && r->p[0] < 0x80) {
+        *v = *r->p++;
+        r->left--;
+        return 0;
+    }
+    return get_uvar_long(r, v);
 }
 
 static int get_svar(reader *r, int64_t *v)
@@ -166,12 +177,23 @@ int ph_sketch_encode(const ph_sketch *sk, uint8_t **buf, size_t *len)
     return PH_OK;
 }
 
+/* Buckets of a store kept from the checking walk, so that applying them does not decode the
+ * varints again; a store with more buckets than this is walked a second time instead. */
+#define KEPT_BUCKETS 256
+
+typedef struct bucket {
+    int64_t index;
+    uint64_t count;
+} bucket;
+
 /* One store of a blob, walked and checked but not yet applied: its buckets are the bytes
- * [p, end), n of them (n > 0 when total > 0), spanning lo..hi. */
+ * [p, end), n of them (n > 0 when total > 0), spanning lo..hi; the first KEPT_BUCKETS of them
+ * also decoded in kept[]. */
 typedef struct blob_store {
     const uint8_t *p, *end;
     uint64_t n, total;
     int64_t lo, hi;
+    bucket kept[KEPT_BUCKETS];
 } blob_store;
 
 /* A checked blob: the header in shape (alpha and limits; count, sum, min, max, zero and the two
@@ -202,7 +224,8 @@ static int walk_store(reader *r, const ph_sketch *shape, blob_store *bs, const c
 {
     uint64_t n, c, gap;
     int64_t first = 0, index = 0;
-    *bs = (blob_store){0};
+    bs->n = bs->total = 0;
+    bs->lo = bs->hi = 0;
     if (get_uvar(r, &n)) {
         *why = "truncated bucket count";
         return -1;
@@ -240,6 +263,8 @@ static int walk_store(reader *r, const ph_sketch *shape, blob_store *bs, const c
             return -1;
         }
         bs->total += c;
+        if (k < KEPT_BUCKETS)
+            bs->kept[k] = (bucket){index, c};
     }
     bs->end = r->p;
     bs->n = n;
@@ -278,8 +303,10 @@ static const char *check_summary(const ph_sketch *sk)
 }
 
 /* Reads and checks a whole blob (everything ph_sketch_decode promises to check) without
- * allocating. Returns 0, or PH_EINVAL with errstr set. */
-static int parse(const uint8_t *buf, size_t len, blob *b, char *errstr, size_t errstr_size)
+ * allocating. like (may be NULL): a sketch whose parameters the blob probably shares, to copy
+ * them rather than compute them again. Returns 0, or PH_EINVAL with errstr set. */
+static int parse(const uint8_t *buf, size_t len, const ph_sketch *like, blob *b, char *errstr,
+                 size_t errstr_size)
 {
     reader r = {buf, len};
     ph_sketch *sk = &b->shape;
@@ -299,8 +326,14 @@ static int parse(const uint8_t *buf, size_t len, blob *b, char *errstr, size_t e
         why = "truncated header";
         goto out;
     }
-    if (max_buckets > PH_SKETCH_MAX_BUCKETS_MAX ||
-        ph_sketch_init(sk, alpha, (size_t)max_buckets) != PH_OK) {
+    if (like && alpha == like->alpha && max_buckets == like->max_buckets) {
+        *sk = *like;
+        memset(&sk->neg, 0, sizeof(sk->neg));
+        memset(&sk->pos, 0, sizeof(sk->pos));
+        sk->zero = sk->count = 0;
+        sk->sum = sk->min = sk->max = 0;
+    } else if (max_buckets > PH_SKETCH_MAX_BUCKETS_MAX ||
+               ph_sketch_init(sk, alpha, (size_t)max_buckets) != PH_OK) {
         why = "alpha or max_buckets out of range";
         goto out;
     }
@@ -350,12 +383,20 @@ static int apply(ph_sketch *dst, const blob *b)
         if (!ly[i].used)
             continue;
         ph_sketch_layout_apply(st[i], &ly[i]);
-        /* checked by parse: this walk cannot fail */
-        reader r = {bs[i]->p, (size_t)(bs[i]->end - bs[i]->p)};
-        int64_t index = 0;
-        uint64_t c = 0;
-        for (uint64_t k = 0; k < bs[i]->n && next_bucket(&r, k, &index, &c) == 0; k++)
-            *ph_sketch_slot(st[i], index < ly[i].lo ? ly[i].lo : index) += c;
+        int64_t bottom = ly[i].lo;
+        if (bs[i]->n <= KEPT_BUCKETS) {
+            for (uint64_t k = 0; k < bs[i]->n; k++) {
+                const bucket *x = &bs[i]->kept[k];
+                *ph_sketch_slot(st[i], x->index < bottom ? bottom : x->index) += x->count;
+            }
+        } else {
+            /* checked by parse: this walk cannot fail */
+            reader r = {bs[i]->p, (size_t)(bs[i]->end - bs[i]->p)};
+            int64_t index = 0;
+            uint64_t c = 0;
+            for (uint64_t k = 0; k < bs[i]->n && next_bucket(&r, k, &index, &c) == 0; k++)
+                *ph_sketch_slot(st[i], index < bottom ? bottom : index) += c;
+        }
         st[i]->total += bs[i]->total;
     }
     dst->zero += src->zero;
@@ -376,7 +417,7 @@ int ph_sketch_decode(const uint8_t *buf, size_t len, ph_sketch **out, char *errs
 {
     blob b;
     ph_sketch *sk = NULL;
-    int rc = parse(buf, len, &b, errstr, errstr_size);
+    int rc = parse(buf, len, NULL, &b, errstr, errstr_size);
     if (rc == PH_OK)
         rc = ph_sketch_new(&sk, b.shape.alpha, b.shape.max_buckets);
     if (rc == PH_OK)
@@ -393,7 +434,7 @@ int ph_sketch_merge_encoded(ph_sketch *dst, const uint8_t *buf, size_t len, char
                             size_t errstr_size)
 {
     blob b;
-    int rc = parse(buf, len, &b, errstr, errstr_size);
+    int rc = parse(buf, len, dst, &b, errstr, errstr_size);
     if (rc != PH_OK)
         return rc;
     if (b.shape.alpha != dst->alpha || b.shape.max_buckets != dst->max_buckets)

@@ -178,6 +178,42 @@ static void test_empty_is_neutral(void **state)
     ph_sketch_destroy(e2);
 }
 
+static int count_bucket(void *arg, int sign, int32_t index, double value, uint64_t count)
+{
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+/* Merging from bytes keeps the buckets of small stores from its checking pass and decodes large
+ * ones twice: both ways give what decoding and merging give. */
+static void test_from_bytes_small_and_wide(void **state)
+{
+    for (int wide = 0; wide < 2; wide++) {
+        ph_sketch *src = new_sketch(0.01, PH_SKETCH_MAX_BUCKETS_DEFAULT);
+        ph_sketch *want = filled(PH_SKETCH_MAX_BUCKETS_DEFAULT, 5, 40);
+        ph_sketch *got = clone(want);
+        uint64_t s = 77;
+        for (int i = 0; i < 20000; i++) {
+            double v = rng_lognormal(&s, 3, wide ? 6 : 0.3);
+            assert_int_equal(ph_sketch_add(src, i % 4 == 0 ? -v : v), 0);
+        }
+        size_t buckets = 0;
+        ph_sketch_foreach_bucket(src, count_bucket, &buckets);
+        assert_true(wide ? buckets > 2 * 600 : buckets < 2 * 200);
+        uint8_t *buf;
+        size_t len;
+        char errstr[PH_ERRSTR_SIZE];
+        assert_int_equal(ph_sketch_encode(src, &buf, &len), 0);
+        assert_int_equal(ph_sketch_merge(want, src), 0);
+        assert_int_equal(ph_sketch_merge_encoded(got, buf, len, errstr, sizeof(errstr)), 0);
+        assert_same_encoding(got, want);
+        free(buf);
+        ph_sketch_destroy(src);
+        ph_sketch_destroy(want);
+        ph_sketch_destroy(got);
+    }
+}
+
 /* Refused merges leave dst as it was. */
 static void test_refused(void **state)
 {
@@ -230,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_associative_commutative),
         cmocka_unit_test(test_empty_is_neutral),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_from_bytes_small_and_wide),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
