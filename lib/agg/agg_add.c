@@ -1,6 +1,7 @@
 /* Events into cells, the watermark, and the queue of windows to emit.
  *
- * One event touches six cells: its combination and all traffic, at each of the three levels.
+ * One event touches twelve cells: its combination, all traffic, its app's rollup and its
+ * model's rollup, at each of the three levels.
  * Everything that can fail without side effects (dedup lookups, loading evicted cells) happens
  * before the first cell changes, so PH_EIO leaves the aggregate untouched. Names (evaluator,
  * labels, reasons...) are interned once per event, not once per cell. */
@@ -13,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define CELLS_PER_EVENT (PH_AGG_LEVELS * 2)
+#define CELLS_PER_EVENT (PH_AGG_LEVELS * AGG_SCOPES)
 
 void ph_agg_log_init(ph_agg_log *ev)
 {
@@ -55,6 +56,7 @@ typedef struct prep {
     size_t n_names, n_reasons;
     double *kpi; /* per configured KPI: value, NaN when the log has none */
     double lag_s;
+    ph_sketch_prepared latency, lag; /* buckets of latency_ms and lag_s, once per event */
 } prep;
 
 static int64_t fixed(double v, double scale)
@@ -62,7 +64,7 @@ static int64_t fixed(double v, double scale)
     return (int64_t)llround(v * scale);
 }
 
-static int apply_log(ph_agg *agg, agg_state *st, const prep *p)
+static int apply_log(ph_agg *agg, agg_state *st, prep *p)
 {
     const ph_agg_log *ev = p->ev;
     int rc = PH_OK;
@@ -71,7 +73,7 @@ static int apply_log(ph_agg *agg, agg_state *st, const prep *p)
     if (isfinite(ev->latency_ms)) {
         st->latency_n++;
         st->latency_sum += fixed(ev->latency_ms, AGG_LATENCY_SCALE);
-        if ((rc = agg_state_sketch_add(&st->latency, ev->latency_ms)) != PH_OK)
+        if ((rc = agg_state_sketch_add(&st->latency, &p->latency, ev->latency_ms)) != PH_OK)
             return rc;
     }
     if (ev->input_tokens >= 0)
@@ -96,13 +98,13 @@ static int apply_log(ph_agg *agg, agg_state *st, const prep *p)
             if (!k)
                 return PH_ENOMEM;
             k->sum += fixed(p->kpi[i], AGG_SCORE_SCALE);
-            rc = agg_state_sketch_add(&k->sk, p->kpi[i]);
+            rc = agg_state_sketch_add(&k->sk, NULL, p->kpi[i]);
         }
     }
     return rc;
 }
 
-static int apply_invalid(ph_agg *agg, agg_state *st, const prep *p)
+static int apply_invalid(ph_agg *agg, agg_state *st, prep *p)
 {
     int rc = PH_OK;
     st->invalid++;
@@ -113,7 +115,7 @@ static int apply_invalid(ph_agg *agg, agg_state *st, const prep *p)
     return rc;
 }
 
-static int apply_eval(ph_agg *agg, agg_state *st, const prep *p)
+static int apply_eval(ph_agg *agg, agg_state *st, prep *p)
 {
     const ph_agg_eval *ev = p->ev;
     agg_evalst *e = agg_state_eval(st, p->name);
@@ -136,11 +138,11 @@ static int apply_eval(ph_agg *agg, agg_state *st, const prep *p)
         st->judge_tokens += (uint64_t)ev->tokens;
     int rc = p->label ? agg_state_count(&e->labels, agg->pool, p->label, 1) : PH_OK;
     if (rc == PH_OK && !isnan(p->lag_s))
-        rc = agg_state_sketch_add(&st->lag, p->lag_s);
+        rc = agg_state_sketch_add(&st->lag, &p->lag, p->lag_s);
     return rc;
 }
 
-static int apply_feedback(ph_agg *agg, agg_state *st, const prep *p)
+static int apply_feedback(ph_agg *agg, agg_state *st, prep *p)
 {
     const ph_agg_feedback *ev = p->ev;
     st->fb_count++;
@@ -155,7 +157,7 @@ static int apply_feedback(ph_agg *agg, agg_state *st, const prep *p)
     return p->label ? agg_state_count(&st->fb_labels, agg->pool, p->label, 1) : PH_OK;
 }
 
-static int apply(ph_agg *agg, agg_state *st, const prep *p)
+static int apply(ph_agg *agg, agg_state *st, prep *p)
 {
     switch (p->kind) {
     case 0:
@@ -169,9 +171,9 @@ static int apply(ph_agg *agg, agg_state *st, const prep *p)
     }
 }
 
-/* The shared path: too late? duplicate? then the six cells. */
+/* The shared path: too late? duplicate? then the twelve cells. */
 static int add_event(ph_agg *agg, const agg_dkey *dk, int64_t t, const char *app, const char *env,
-                     const char *model, const prep *p)
+                     const char *model, prep *p)
 {
     if (agg->watermark_ms != INT64_MIN && t < agg->watermark_ms - agg->dedup_ms) {
         /* Its dedup key may already be pruned: counting it could count it twice. */
@@ -195,11 +197,13 @@ static int add_event(ph_agg *agg, const agg_dkey *dk, int64_t t, const char *app
         return PH_ENOMEM;
     agg_cell *cells[CELLS_PER_EVENT];
     for (int i = 0; i < CELLS_PER_EVENT; i++) {
-        int level = i / 2, scope = i % 2;
+        int level = i / AGG_SCOPES, scope = i % AGG_SCOPES;
+        bool by_app = scope == AGG_SCOPE_COMBO || scope == AGG_SCOPE_APP;
+        bool by_model = scope == AGG_SCOPE_COMBO || scope == AGG_SCOPE_MODEL;
         agg_key k = {agg_floor_div(t, agg->size[level]) * agg->size[level],
-                     scope ? agg->empty : dims[0],
-                     scope ? agg->empty : dims[1],
-                     scope ? agg->empty : dims[2],
+                     by_app ? dims[0] : agg->empty,
+                     scope == AGG_SCOPE_COMBO ? dims[1] : agg->empty,
+                     by_model ? dims[2] : agg->empty,
                      (uint8_t)level,
                      (uint8_t)scope};
         if (!(cells[i] = agg_cell_get(agg, &k, &rc)))
@@ -220,6 +224,8 @@ static int add_event(ph_agg *agg, const agg_dkey *dk, int64_t t, const char *app
         }
         if ((rc = apply(agg, &c->st, p)) != PH_OK)
             return rc;
+        if (c->k.scope >= AGG_SCOPE_APP)
+            c->emitted = c->revision; /* never emitted: counts as done for eviction and load */
         c->dirty |= AGG_DIRTY_STATE;
     }
     if (t > agg->max_event_ms)

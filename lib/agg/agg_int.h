@@ -105,7 +105,9 @@ typedef struct agg_state {
 void agg_state_clear(agg_state *st); /* frees and zeroes; a zeroed state is empty */
 int agg_state_count(agg_counts *m, agg_pool *pool, const char *name, uint64_t n);
 agg_evalst *agg_state_eval(agg_state *st, const char *name);
-int agg_state_sketch_add(ph_sketch **sk, double v);
+/* Adds v to *sk (created at the defaults when NULL). pv (may be NULL): v's bucket, computed by
+ * the first call of an event (pv->alpha 0 before) and reused by the next cells. */
+int agg_state_sketch_add(ph_sketch **sk, ph_sketch_prepared *pv, double v);
 agg_knum *agg_state_knum(agg_state *st, const char *name);
 agg_kbool *agg_state_kbool(agg_state *st, const char *name);
 
@@ -131,7 +133,12 @@ int agg_metrics_build(agg_metrics *m, const agg_state *st);
 
 /* ---- cells and the map of cells ----------------------------------------------------------------
  */
-enum { AGG_SCOPE_COMBO = 0, AGG_SCOPE_ALL = 1 };
+/* A cell's scope: one (app, environment, model) combination, all traffic, or a rollup of one
+ * app (dimensions app, "", "") or one model ("", "", model) over the rest. The rollups exist so
+ * that a query by app or by model merges one series instead of every combination; they are
+ * kept like the others but never emitted (MetricWindows are combinations and all traffic). */
+enum { AGG_SCOPE_COMBO = 0, AGG_SCOPE_ALL = 1, AGG_SCOPE_APP = 2, AGG_SCOPE_MODEL = 3 };
+#define AGG_SCOPES 4
 enum { AGG_DIRTY_STATE = 1, AGG_DIRTY_META = 2 };
 
 typedef struct agg_key {
@@ -211,6 +218,9 @@ void agg_dedup_free(agg_dedup *d);
 int agg_db_open(sqlite3 **out, const char *path, bool writer, bool sync_full, char *errstr,
                 size_t errstr_size);
 int agg_meta_get(sqlite3 *db, const char *key, int64_t *value);
+/* Part of the migration to schema 3 (inside its transaction): adds the app and model rollup
+ * cells of every window, merged from the stored combinations. */
+int agg_build_rollups(sqlite3 *db, char *errstr, size_t errstr_size);
 
 int64_t agg_level_size(int64_t window_ms, int level);
 const char *agg_granularity(int64_t window_ms, int level, char *buf, size_t size);

@@ -2,8 +2,9 @@
  *
  * A query reads the coarsest level whose window divides the step (a 7-day range at step 1h
  * reads hour cells, not minute cells). It picks the series (scope, app, environment, model)
- * that match the filters from the series table, which the reader keeps in memory, reads each
- * one's windows over the range as one clustered range of the cells table, and merges them per
+ * that match the filters from the series table, which the reader keeps in memory (a query by
+ * app or by model reads that app's or model's rollup series, see agg_int.h), reads each one's
+ * windows over the range as one clustered range of the cells table, and merges them per
  * (group, point) by decoding each stored cell straight into the point's accumulator: sketches
  * merge exactly, so percentiles of a merged point equal those of all its events added to one
  * sketch. Without filters nor group-by it reads the all-traffic series (one cell per window)
@@ -194,13 +195,25 @@ static int scan_series(ph_agg_reader *r, const agg_series *x, int level, int64_t
     return rc;
 }
 
-/* Merges the cells of every series matching the filters (the all-traffic series when there is
- * neither filter nor group-by). */
+/* The scope whose series answer a query with the fewest cells: all traffic without filter nor
+ * group-by; the app (model) rollups when only the app (model) is filtered or grouped by; else
+ * every combination. */
+static int scope_for(const ph_agg_filter *f, unsigned group_by)
+{
+    if (!f->app && !f->environment && !f->model && !group_by)
+        return AGG_SCOPE_ALL;
+    if (!f->environment && !f->model && !(group_by & ~(unsigned)PH_AGG_BY_APP))
+        return AGG_SCOPE_APP;
+    if (!f->environment && !f->app && !(group_by & ~(unsigned)PH_AGG_BY_MODEL))
+        return AGG_SCOPE_MODEL;
+    return AGG_SCOPE_COMBO;
+}
+
+/* Merges the cells of every series of the query's scope that matches the filters. */
 static int scan(ph_agg_reader *r, int level, int64_t from, int64_t to, const ph_agg_filter *f,
                 unsigned group_by, int64_t step)
 {
-    bool all = !f->app && !f->environment && !f->model && !group_by;
-    int scope = all ? AGG_SCOPE_ALL : AGG_SCOPE_COMBO;
+    int scope = scope_for(f, group_by);
     int rc = PH_OK;
     for (size_t i = 0; i < r->n_series && rc == PH_OK; i++)
         if (matches(&r->series[i], scope, f))
@@ -255,6 +268,105 @@ static void end_read(ph_agg_reader *r)
     agg_cellmap_free(&r->acc);
 }
 
+static int emit(ph_agg_reader *r, const agg_key *k, unsigned group_by, int64_t step,
+                const agg_state *st, int (*fn)(void *arg, const ph_agg_point *pt), void *arg)
+{
+    int rc = agg_metrics_build(&r->metrics, st);
+    if (rc != PH_OK)
+        return rc;
+    ph_agg_point pt = {group_by, shown(k->app), shown(k->env),    shown(k->model),  k->start,
+                       step,     r->metrics.n,  r->metrics.names, r->metrics.values};
+    return fn(arg, &pt);
+}
+
+/* One series' points in time order, each merged and handed to fn as soon as it is complete:
+ * no accumulator per point is kept (and allocated) for the whole query. */
+static int stream_series(ph_agg_reader *r, const agg_series *x, int level, int64_t from, int64_t to,
+                         unsigned group_by, int64_t step,
+                         int (*fn)(void *arg, const ph_agg_point *pt), void *arg)
+{
+    sqlite3_stmt *st = r->range;
+    sqlite3_bind_int(st, 1, level);
+    sqlite3_bind_int64(st, 2, x->id);
+    sqlite3_bind_int64(st, 3, from);
+    sqlite3_bind_int64(st, 4, to);
+    agg_key k = {.start = INT64_MIN};
+    k.app = group_by & PH_AGG_BY_APP ? x->app : NULL;
+    k.env = group_by & PH_AGG_BY_ENVIRONMENT ? x->env : NULL;
+    k.model = group_by & PH_AGG_BY_MODEL ? x->model : NULL;
+    agg_state acc = {0};
+    int rc = PH_OK, s;
+    while (rc == PH_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t start = agg_floor_div(sqlite3_column_int64(st, 0), step) * step;
+        if (start != k.start && k.start != INT64_MIN) {
+            rc = emit(r, &k, group_by, step, &acc, fn, arg);
+            agg_state_clear(&acc);
+            if (rc != PH_OK)
+                break;
+        }
+        k.start = start;
+        rc = agg_state_merge_blob(&acc, sqlite3_column_blob(st, 1),
+                                  (size_t)sqlite3_column_bytes(st, 1), r->pool);
+    }
+    if (rc == PH_OK && s != SQLITE_DONE)
+        rc = PH_EIO;
+    if (rc == PH_OK && k.start != INT64_MIN)
+        rc = emit(r, &k, group_by, step, &acc, fn, arg);
+    agg_state_clear(&acc);
+    sqlite3_reset(st);
+    return rc;
+}
+
+typedef struct group_order {
+    const agg_series *x;
+    agg_key k; /* the group's dimensions, for sorting */
+} group_order;
+
+static int group_cmp(const void *a, const void *b)
+{
+    const agg_key *x = &((const group_order *)a)->k, *y = &((const group_order *)b)->k;
+    int c = strcmp_null(shown(x->app), shown(y->app));
+    if (!c)
+        c = strcmp_null(shown(x->env), shown(y->env));
+    return c ? c : strcmp_null(shown(x->model), shown(y->model));
+}
+
+static bool same_group(const group_order *a, const group_order *b)
+{
+    return a->k.app == b->k.app && a->k.env == b->k.env && a->k.model == b->k.model;
+}
+
+/* The series matching the query, sorted by group, in *out (malloc'ed, the caller frees it);
+ * *single tells whether every group is exactly one series (always in the all-traffic and rollup
+ * scopes; for combinations, when the data has one per group). */
+static int plan(ph_agg_reader *r, int scope, const ph_agg_filter *f, unsigned group_by,
+                group_order **out, size_t *n_out, bool *single)
+{
+    group_order *order = malloc((r->n_series ? r->n_series : 1) * sizeof(*order));
+    if (!order)
+        return PH_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_series; i++) {
+        const agg_series *x = &r->series[i];
+        if (!matches(x, scope, f))
+            continue;
+        order[n].x = x;
+        order[n].k = (agg_key){0};
+        order[n].k.app = group_by & PH_AGG_BY_APP ? x->app : NULL;
+        order[n].k.env = group_by & PH_AGG_BY_ENVIRONMENT ? x->env : NULL;
+        order[n].k.model = group_by & PH_AGG_BY_MODEL ? x->model : NULL;
+        n++;
+    }
+    if (n > 1)
+        qsort(order, n, sizeof(*order), group_cmp);
+    *single = true;
+    for (size_t i = 1; i < n && *single; i++)
+        *single = !same_group(&order[i - 1], &order[i]);
+    *out = order;
+    *n_out = n;
+    return PH_OK;
+}
+
 int ph_agg_query(ph_agg_reader *r, int64_t from_ms, int64_t to_ms, int64_t step_ms,
                  const ph_agg_filter *filter, unsigned group_by,
                  int (*fn)(void *arg, const ph_agg_point *pt), void *arg, char *errstr,
@@ -278,13 +390,29 @@ int ph_agg_query(ph_agg_reader *r, int64_t from_ms, int64_t to_ms, int64_t step_
     if (rc != PH_OK)
         return rc;
     agg_cell **cells = NULL;
+    group_order *order = NULL;
+    size_t n_order = 0;
+    bool single = false;
+    if ((rc = plan(r, scope_for(f, group_by), f, group_by, &order, &n_order, &single)) != PH_OK) {
+        ph_err(errstr, errstr_size, rc, "agg query: out of memory");
+        goto out;
+    }
+    if (single) {
+        /* each group is one series: its points stream in time order, no accumulator map */
+        for (size_t i = 0; i < n_order && rc == PH_OK; i++)
+            rc = stream_series(r, order[i].x, level, first, last, group_by, step_ms, fn, arg);
+        if (rc == PH_EIO || rc == PH_EINVAL || rc == PH_ENOMEM)
+            ph_err(errstr, errstr_size, rc, "agg query: %s",
+                   rc == PH_EIO ? sqlite3_errmsg(r->db) : ph_strerror(rc));
+        goto out;
+    }
     if ((rc = scan(r, level, first, last, f, group_by, step_ms)) != PH_OK) {
         ph_err(errstr, errstr_size, rc, "agg query: %s",
                rc == PH_EIO ? sqlite3_errmsg(r->db) : ph_strerror(rc));
         goto out;
     }
     if (!(cells = malloc((r->acc.n ? r->acc.n : 1) * sizeof(*cells)))) {
-        rc = PH_ENOMEM;
+        rc = ph_err(errstr, errstr_size, PH_ENOMEM, "agg query: out of memory");
         goto out;
     }
     size_t n = 0;
@@ -292,15 +420,10 @@ int ph_agg_query(ph_agg_reader *r, int64_t from_ms, int64_t to_ms, int64_t step_
         if (r->acc.slots[i])
             cells[n++] = r->acc.slots[i];
     qsort(cells, n, sizeof(*cells), cell_cmp);
-    for (size_t i = 0; i < n && rc == PH_OK; i++) {
-        const agg_key *k = &cells[i]->k;
-        if ((rc = agg_metrics_build(&r->metrics, &cells[i]->st)) != PH_OK)
-            break;
-        ph_agg_point pt = {group_by, shown(k->app), shown(k->env),    shown(k->model),  k->start,
-                           step_ms,  r->metrics.n,  r->metrics.names, r->metrics.values};
-        rc = fn(arg, &pt);
-    }
+    for (size_t i = 0; i < n && rc == PH_OK; i++)
+        rc = emit(r, &cells[i]->k, group_by, step_ms, &cells[i]->st, fn, arg);
 out:
+    free(order);
     free(cells);
     end_read(r);
     return rc;

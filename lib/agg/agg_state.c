@@ -128,14 +128,21 @@ agg_kbool *agg_state_kbool(agg_state *st, const char *name)
     return k;
 }
 
-int agg_state_sketch_add(ph_sketch **sk, double v)
+int agg_state_sketch_add(ph_sketch **sk, ph_sketch_prepared *pv, double v)
 {
     if (!*sk) {
         int rc = ph_sketch_new(sk, PH_SKETCH_ALPHA_DEFAULT, PH_SKETCH_MAX_BUCKETS_DEFAULT);
         if (rc != PH_OK)
             return rc;
     }
-    return ph_sketch_add(*sk, v);
+    if (!pv)
+        return ph_sketch_add(*sk, v);
+    if (pv->alpha == 0) {
+        int rc = ph_sketch_prepare(*sk, v, pv);
+        if (rc != PH_OK)
+            return rc;
+    }
+    return ph_sketch_add_prepared(*sk, pv);
 }
 
 /* ---- encoding ------------------------------------------------------------------------------- */

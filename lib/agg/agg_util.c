@@ -421,7 +421,8 @@ static const char *const migrations[SCHEMA_VERSION] = {
     /* 3: cells keyed by (level, series, start_ms), clustered: a query reads each matching
      * series' windows as one range, where version 2 went through an index and then the table
      * for every cell (and through the wrong index for two filters). Fewer indexes to update,
-     * too. Cells are copied; their encoding is unchanged. */
+     * too. Cells are copied; their encoding is unchanged. Then agg_build_rollups (agg.c) adds
+     * the app and model rollup series (scopes 2 and 3) that version 2 did not have. */
     "CREATE TABLE series (id INTEGER PRIMARY KEY, scope INTEGER NOT NULL, app TEXT NOT NULL,"
     "  environment TEXT NOT NULL, model TEXT NOT NULL);"
     "CREATE UNIQUE INDEX series_key ON series(scope, app, environment, model);"
@@ -459,16 +460,25 @@ static int migrate(sqlite3 *db, char *errstr, size_t errstr_size)
     for (int v = version; v < SCHEMA_VERSION; v++) {
         char sql[64];
         char *msg = NULL;
+        int rc = PH_EIO;
         snprintf(sql, sizeof(sql), "PRAGMA user_version = %d; COMMIT;", v + 1);
         if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-            int rc = ph_err(errstr, errstr_size, PH_EIO, "agg store: migration to %d: %s", v + 1,
-                            msg ? msg : sqlite3_errmsg(db));
-            sqlite3_free(msg);
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return rc;
-        }
+            sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK)
+            goto fail;
+        /* 3 also derives data that SQL cannot compute: the rollups merge encoded cells */
+        if (v + 1 == 3 && (rc = agg_build_rollups(db, errstr, errstr_size)) != PH_OK)
+            goto fail;
+        rc = PH_EIO;
+        if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+            goto fail;
+        continue;
+    fail:
+        if (rc == PH_EIO)
+            ph_err(errstr, errstr_size, PH_EIO, "agg store: migration to %d: %s", v + 1,
+                   msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
     }
     return PH_OK;
 }

@@ -238,7 +238,9 @@ typedef struct ph_agg_point {
  * to multiples of step_ms (the range is widened to them), per group. Reads the coarsest level
  * whose size divides step_ms. Points without data are not reported. Calls fn per point in the
  * order of (group values, t); stops and returns fn's value if it is not 0. Returns PH_OK,
- * PH_EINVAL (bad range or step), PH_ERANGE (more than 1,000,000 points), PH_EIO or PH_ENOMEM. */
+ * PH_EINVAL (bad range or step, or a corrupt stored cell), PH_ERANGE (more than 1,000,000
+ * points), PH_EIO or PH_ENOMEM. Points may stream to fn while the store is read: on an error,
+ * fn may already have seen some points (discard them). */
 int ph_agg_query(ph_agg_reader *r, int64_t from_ms, int64_t to_ms, int64_t step_ms,
                  const ph_agg_filter *filter, unsigned group_by,
                  int (*fn)(void *arg, const ph_agg_point *pt), void *arg, char *errstr,

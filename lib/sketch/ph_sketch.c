@@ -153,6 +153,12 @@ static ph_sketch_store *store_of(ph_sketch *sk, int sign)
 static int add_bucket(ph_sketch *sk, int sign, int64_t index, uint64_t n)
 {
     ph_sketch_store *st = store_of(sk, sign);
+    if (st->total > 0 && index >= st->lo && index <= st->hi) {
+        /* the common case: a bucket within the current range, nothing moves */
+        *ph_sketch_slot(st, index) += n;
+        st->total += n;
+        return PH_OK;
+    }
     ph_sketch_layout ly;
     int rc = ph_sketch_layout_plan(st, sk->max_buckets, index, index, &ly);
     if (rc)
@@ -174,19 +180,17 @@ int ph_sketch_add(ph_sketch *sk, double value)
     return ph_sketch_add_n(sk, value, 1);
 }
 
-int ph_sketch_add_n(ph_sketch *sk, double value, uint64_t n)
+/* Adds n times a value whose bucket is known (sign 0: the zero bucket). */
+static int add_known(ph_sketch *sk, double value, int sign, int64_t index, uint64_t n)
 {
-    if (!isfinite(value))
-        return PH_EINVAL;
     if (n == 0)
         return PH_OK;
     if (n > UINT64_MAX - sk->count)
         return PH_ERANGE;
-    double mag = fabs(value);
-    if (mag < PH_SKETCH_MIN_INDEXABLE) {
+    if (sign == 0) {
         sk->zero += n;
     } else {
-        int rc = add_bucket(sk, value < 0 ? -1 : 1, bucket_index(sk, mag), n);
+        int rc = add_bucket(sk, sign, index, n);
         if (rc)
             return rc;
     }
@@ -197,6 +201,32 @@ int ph_sketch_add_n(ph_sketch *sk, double value, uint64_t n)
     sk->count += n;
     sk->sum += value * (double)n;
     return PH_OK;
+}
+
+int ph_sketch_add_n(ph_sketch *sk, double value, uint64_t n)
+{
+    ph_sketch_prepared p;
+    int rc = ph_sketch_prepare(sk, value, &p);
+    return rc ? rc : add_known(sk, value, p.sign, p.index, n);
+}
+
+int ph_sketch_prepare(const ph_sketch *like, double value, ph_sketch_prepared *out)
+{
+    if (!isfinite(value))
+        return PH_EINVAL;
+    double mag = fabs(value);
+    out->value = value;
+    out->alpha = like->alpha;
+    out->sign = mag < PH_SKETCH_MIN_INDEXABLE ? 0 : value < 0 ? -1 : 1;
+    out->index = out->sign ? bucket_index(like, mag) : 0;
+    return PH_OK;
+}
+
+int ph_sketch_add_prepared(ph_sketch *sk, const ph_sketch_prepared *p)
+{
+    if (p->alpha != sk->alpha)
+        return ph_sketch_add(sk, p->value);
+    return add_known(sk, p->value, p->sign, p->index, 1);
 }
 
 uint64_t ph_sketch_count(const ph_sketch *sk)

@@ -71,6 +71,21 @@ void ph_sketch_reset(ph_sketch *sk);
 int ph_sketch_add(ph_sketch *sk, double value);
 int ph_sketch_add_n(ph_sketch *sk, double value, uint64_t n);
 
+/* A value with its bucket computed once (the log is most of an add), to add it to several
+ * sketches: the aggregator adds each latency to twelve cells. Adding a prepared value gives
+ * exactly what ph_sketch_add gives; into a sketch of another alpha it falls back to that. */
+typedef struct ph_sketch_prepared {
+    double value;
+    double alpha; /* 0: not prepared */
+    int sign;     /* -1, 0 (zero bucket) or +1 */
+    int64_t index;
+} ph_sketch_prepared;
+
+/* Prepares value for sketches of like's alpha. Returns 0 or PH_EINVAL (NaN or infinite). */
+int ph_sketch_prepare(const ph_sketch *like, double value, ph_sketch_prepared *out);
+/* ph_sketch_add of a prepared value: same results and errors. */
+int ph_sketch_add_prepared(ph_sketch *sk, const ph_sketch_prepared *p);
+
 uint64_t ph_sketch_count(const ph_sketch *sk);
 double ph_sketch_sum(const ph_sketch *sk); /* 0 when empty */
 double ph_sketch_alpha(const ph_sketch *sk);
