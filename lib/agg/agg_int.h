@@ -118,6 +118,8 @@ int agg_state_encode(const agg_state *st, agg_buf *out);
 int agg_state_merge_blob(agg_state *dst, const uint8_t *buf, size_t len, agg_pool *pool);
 
 /* ---- metrics list: (name, value) pairs built from a state ---------------------------------- */
+#define AGG_NAME_PARTS 6 /* strings concatenated into one metric name, at most */
+
 typedef struct agg_metrics {
     char *chars;
     size_t n_chars, cap_chars;
@@ -125,6 +127,8 @@ typedef struct agg_metrics {
     double *values;
     const char **names;
     size_t n, cap;
+    const char *(*parts)[AGG_NAME_PARTS]; /* what each name was made of (NULL-terminated) */
+    size_t n_valid;                       /* names of the last build, still in chars */
 } agg_metrics;
 
 void agg_metrics_free(agg_metrics *m);

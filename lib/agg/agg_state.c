@@ -464,21 +464,45 @@ void agg_metrics_free(agg_metrics *m)
     free(m->offs);
     free(m->values);
     free(m->names);
+    free(m->parts);
     memset(m, 0, sizeof(*m));
 }
 
 typedef struct mb {
     agg_metrics *m;
     bool oom;
+    bool reuse; /* every metric so far had the parts of the same metric of the last build */
 } mb;
 
-/* Appends the metric named by the concatenation of parts (NULL-terminated). Plain copies, not
- * printf: a query builds ~40 names for each of up to 10,000 points. */
+static bool same_parts(const char *const *a, const char *const *b)
+{
+    for (int i = 0; i < AGG_NAME_PARTS; i++) {
+        if (a[i] != b[i])
+            return false;
+        if (!a[i])
+            return true;
+    }
+    return true;
+}
+
+/* Appends the metric named by the concatenation of parts (NULL-terminated, at most
+ * AGG_NAME_PARTS; static strings or interned ones, never a buffer that changes). Consecutive
+ * points of a query mostly have the same metrics in the same order: while the parts (pointers)
+ * equal the last build's, its name is still in place and only the value is written. */
 static void add_parts(mb *b, double v, const char *const *parts)
 {
     agg_metrics *m = b->m;
     if (b->oom)
         return;
+    if (b->reuse && m->n < m->n_valid && same_parts(m->parts[m->n], parts)) {
+        m->values[m->n++] = v;
+        return;
+    }
+    if (b->reuse) {
+        /* names of the previous metrics stay; from here on they are written anew */
+        b->reuse = false;
+        m->n_chars = m->n ? m->offs[m->n - 1] + strlen(m->chars + m->offs[m->n - 1]) + 1 : 0;
+    }
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 64;
         size_t *offs = realloc(m->offs, cap * sizeof(*offs));
@@ -487,15 +511,22 @@ static void add_parts(mb *b, double v, const char *const *parts)
         double *vals = offs ? realloc(m->values, cap * sizeof(*vals)) : NULL;
         if (vals)
             m->values = vals;
-        if (!offs || !vals) {
+        const char *(*ps)[AGG_NAME_PARTS] = vals ? realloc(m->parts, cap * sizeof(*ps)) : NULL;
+        if (ps)
+            m->parts = ps;
+        if (!offs || !vals || !ps) {
             b->oom = true;
             return;
         }
         m->cap = cap;
     }
-    size_t len = 0, lens[8], k;
-    for (k = 0; k < 8 && parts[k]; k++)
+    size_t len = 0, lens[AGG_NAME_PARTS], k;
+    for (k = 0; k < AGG_NAME_PARTS && parts[k]; k++) {
         len += lens[k] = strlen(parts[k]);
+        m->parts[m->n][k] = parts[k];
+    }
+    if (k < AGG_NAME_PARTS)
+        m->parts[m->n][k] = NULL;
     if (m->n_chars + len + 1 > m->cap_chars) {
         size_t cap = m->cap_chars ? m->cap_chars * 2 : 4096;
         while (cap < m->n_chars + len + 1)
@@ -527,20 +558,19 @@ static void add_counts(mb *b, const agg_counts *c, const char *prefix)
         add(b, (double)c->v[i].n, prefix, c->v[i].name);
 }
 
-/* p50/p90/p95/p99 (and max) of a sketch, named <prefix>_p50<unit> or <prefix>.p50. */
-static void add_quantiles(mb *b, const ph_sketch *sk, const char *prefix, const char *sep,
-                          const char *unit)
+/* p50/p90/p95/p99 (and max) of a sketch, named <prefix><name><sep>p50<unit>, e.g.
+ * latency_p50_ms or kpi.resolution.p50. */
+static void add_quantiles(mb *b, const ph_sketch *sk, const char *prefix, const char *name,
+                          const char *sep, const char *unit)
 {
-    static const struct {
-        double q;
-        const char *name;
-    } qs[] = {{0.5, "p50"}, {0.9, "p90"}, {0.95, "p95"}, {0.99, "p99"}};
-    double v;
-    for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
-        if (ph_sketch_quantile(sk, qs[i].q, &v) == PH_OK)
-            add(b, v, prefix, sep, qs[i].name, unit);
-    if (ph_sketch_max(sk, &v) == PH_OK)
-        add(b, v, prefix, sep, "max", unit);
+    static const double qs[] = {0.5, 0.9, 0.95, 0.99};
+    static const char *const names[] = {"p50", "p90", "p95", "p99"};
+    double v[4];
+    if (ph_sketch_quantiles(sk, qs, 4, v) == PH_OK)
+        for (size_t i = 0; i < 4; i++)
+            add(b, v[i], prefix, name, sep, names[i], unit);
+    if (ph_sketch_max(sk, v) == PH_OK)
+        add(b, v[0], prefix, name, sep, "max", unit);
 }
 
 static void add_evals(mb *b, const agg_state *st)
@@ -569,9 +599,7 @@ static void add_kpis(mb *b, const agg_state *st)
         if (!n)
             continue;
         add(b, (double)k->sum / AGG_SCORE_SCALE / (double)n, "kpi.", k->name, ".mean");
-        char prefix[300];
-        snprintf(prefix, sizeof(prefix), "kpi.%s", k->name);
-        add_quantiles(b, k->sk, prefix, ".", "");
+        add_quantiles(b, k->sk, "kpi.", k->name, ".", "");
     }
     for (uint32_t i = 0; i < st->n_kbool; i++) {
         const agg_kbool *k = &st->kbool[i];
@@ -583,15 +611,14 @@ static void add_kpis(mb *b, const agg_state *st)
 
 int agg_metrics_build(agg_metrics *m, const agg_state *st)
 {
-    mb b = {m, false};
+    mb b = {m, false, true};
     m->n = 0;
-    m->n_chars = 0;
     add(&b, (double)st->requests, "requests");
     add(&b, (double)st->errors, "errors");
     if (st->requests)
         add(&b, (double)st->errors / (double)st->requests, "error_rate");
     if (st->latency && st->latency_n) {
-        add_quantiles(&b, st->latency, "latency", "_", "_ms");
+        add_quantiles(&b, st->latency, "latency", "", "_", "_ms");
         add(&b, (double)st->latency_sum / AGG_LATENCY_SCALE / (double)st->latency_n,
             "latency_mean_ms");
     }
@@ -613,10 +640,11 @@ int agg_metrics_build(agg_metrics *m, const agg_state *st)
     add_counts(&b, &st->fb_labels, "feedback.label.");
     add_kpis(&b, st);
     if (st->lag)
-        add_quantiles(&b, st->lag, "lag", "_", "_s");
+        add_quantiles(&b, st->lag, "lag", "", "_", "_s");
     add(&b, (double)st->judge_cost / AGG_COST_SCALE, "judge_cost_usd");
     add(&b, (double)st->judge_tokens, "judge_tokens");
     add(&b, (double)st->late_records, "late_records");
+    m->n_valid = b.oom ? 0 : m->n;
     if (b.oom)
         return PH_ENOMEM;
     /* Resolve offsets now that the character buffer no longer moves. */

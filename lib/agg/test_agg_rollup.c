@@ -168,10 +168,55 @@ static void exact_rollups(void **state)
     tu_rm(path);
 }
 
+/* The metric names of a build are kept for the next build while its metrics match (the query
+ * path builds thousands in a row): a sequence of different states, built one after the other
+ * into one list, names and values exactly as a fresh list gives them. */
+static void metric_names_reused_across_builds(void **state)
+{
+    agg_pool *pool = NULL;
+    assert_int_equal(agg_pool_new(&pool), PH_OK);
+    const char *ev[] = {agg_intern_z(pool, "refusal"), agg_intern_z(pool, "toxicity")};
+    const char *lb[] = {agg_intern_z(pool, "answer"), agg_intern_z(pool, "refusal"),
+                        agg_intern_z(pool, "a-much-longer-label-than-the-others")};
+    agg_state st[6] = {{0}};
+    for (int i = 0; i < 6; i++) {
+        st[i].requests = (uint64_t)i + 1;
+        if (i % 3 != 2)
+            assert_int_equal(agg_state_sketch_add(&st[i].latency, NULL, 10.0 * (i + 1)), 0);
+        st[i].latency_n = st[i].latency ? 1 : 0;
+        for (int e = 0; e <= i % 2; e++) {
+            agg_evalst *x = agg_state_eval(&st[i], ev[(e + i) % 2]);
+            assert_non_null(x);
+            x->count = 1;
+            for (int l = 0; l < 3; l++)
+                if ((i + l) % 2 == 0)
+                    assert_int_equal(agg_state_count(&x->labels, pool, lb[l], (uint64_t)l + 1), 0);
+        }
+    }
+    const int order[] = {0, 0, 1, 2, 3, 3, 5, 4, 0, 2, 1};
+    agg_metrics reused = {0};
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+        agg_metrics fresh = {0};
+        assert_int_equal(agg_metrics_build(&reused, &st[order[k]]), PH_OK);
+        assert_int_equal(agg_metrics_build(&fresh, &st[order[k]]), PH_OK);
+        assert_int_equal(reused.n, fresh.n);
+        for (size_t i = 0; i < fresh.n; i++) {
+            assert_string_equal(reused.names[i], fresh.names[i]);
+            assert_true(reused.values[i] == fresh.values[i]);
+        }
+        agg_metrics_free(&fresh);
+    }
+    agg_metrics_free(&reused);
+    for (int i = 0; i < 6; i++)
+        agg_state_clear(&st[i]);
+    agg_pool_destroy(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(exact_rollups),
+        cmocka_unit_test(metric_names_reused_across_builds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -356,6 +356,49 @@ int ph_sketch_quantile(const ph_sketch *sk, double q, double *out)
     return PH_OK;
 }
 
+/* floor(q (n - 1)): the rank rule of the header; the ranks of min and max are exact. */
+static uint64_t rank_of(const ph_sketch *sk, double q)
+{
+    uint64_t rank = (uint64_t)floor(q * (double)(sk->count - 1));
+    return rank > sk->count - 1 ? sk->count - 1 : rank; /* q (n - 1) rounds up beyond 2^53 */
+}
+
+int ph_sketch_quantiles(const ph_sketch *sk, const double *qs, size_t n, double *out)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(qs[i] >= 0 && qs[i] <= 1) || (i > 0 && qs[i] < qs[i - 1]))
+            return PH_EINVAL;
+    if (sk->count == 0)
+        return PH_ENOENT;
+    /* one walk up the buckets in value order (negative store from its largest magnitude down,
+     * zero, positive store up), answering each rank as it is passed */
+    const ph_sketch_store *neg = &sk->neg, *pos = &sk->pos;
+    size_t i = 0;
+    uint64_t seen = 0;
+    for (; i < n; i++) { /* ranks at the ends are exact */
+        uint64_t rank = rank_of(sk, qs[i]);
+        if (rank != 0)
+            break;
+        out[i] = sk->min;
+    }
+    for (int64_t j = neg->hi; neg->total > 0 && j >= neg->lo && i < n; j--) {
+        seen += neg->counts[j - neg->offset];
+        for (; i < n && rank_of(sk, qs[i]) < seen; i++)
+            out[i] = rank_of(sk, qs[i]) == sk->count - 1 ? sk->max : bucket_value(sk, -1, j);
+    }
+    seen += sk->zero;
+    for (; i < n && rank_of(sk, qs[i]) < seen; i++)
+        out[i] = rank_of(sk, qs[i]) == sk->count - 1 ? sk->max : bucket_value(sk, 0, 0);
+    for (int64_t j = pos->lo; pos->total > 0 && j <= pos->hi && i < n; j++) {
+        seen += pos->counts[j - pos->offset];
+        for (; i < n && rank_of(sk, qs[i]) < seen; i++)
+            out[i] = rank_of(sk, qs[i]) == sk->count - 1 ? sk->max : bucket_value(sk, 1, j);
+    }
+    for (; i < n; i++) /* not reached: the walk passes every rank below count */
+        out[i] = sk->max;
+    return PH_OK;
+}
+
 static void store_merge(ph_sketch_store *dst, const ph_sketch_store *src, ph_sketch_layout *ly)
 {
     if (!ly->used)

@@ -102,6 +102,10 @@ int ph_sketch_mean(const ph_sketch *sk, double *out);
  * on success. */
 int ph_sketch_quantile(const ph_sketch *sk, double q, double *out);
 
+/* ph_sketch_quantile of n ranks at once (qs ascending), in one pass over the buckets: the same
+ * values. Returns 0, PH_EINVAL (a q out of range, NaN, or qs not ascending) or PH_ENOENT. */
+int ph_sketch_quantiles(const ph_sketch *sk, const double *qs, size_t n, double *out);
+
 /* Adds every value of src to dst, exactly (see the top comment). src is unchanged. Returns 0,
  * PH_EINVAL (different alpha or max_buckets, or dst == src), PH_ERANGE (the count would pass
  * 2^64 - 1) or PH_ENOMEM; dst is unchanged on error. */

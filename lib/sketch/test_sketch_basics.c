@@ -193,6 +193,54 @@ static void test_foreach_stops(void **state)
     ph_sketch_destroy(sk);
 }
 
+/* Several quantiles in one pass answer exactly what one quantile at a time answers, and adding
+ * a prepared value is adding the value: over negatives, zeros, one value and collapsed stores. */
+static void test_quantiles_and_prepared_adds(void **state)
+{
+    static const size_t widths[] = {16, 2048};
+    double qs[101];
+    for (int i = 0; i <= 100; i++)
+        qs[i] = i / 100.0;
+    for (size_t w = 0; w < 2; w++) {
+        for (int shape = 0; shape < 4; shape++) {
+            ph_sketch *sk = NULL, *prepared = NULL;
+            assert_int_equal(ph_sketch_new(&sk, 0.01, widths[w]), 0);
+            assert_int_equal(ph_sketch_new(&prepared, 0.01, widths[w]), 0);
+            uint64_t s = 9 + (uint64_t)shape;
+            int n = shape == 0 ? 1 : 3000;
+            for (int i = 0; i < n; i++) {
+                double v = rng_lognormal(&s, 20, shape == 3 ? 4 : 1);
+                if (shape >= 2 && i % 7 == 0)
+                    v = -v;
+                if (shape >= 2 && i % 11 == 0)
+                    v = 0;
+                ph_sketch_prepared p;
+                assert_int_equal(ph_sketch_prepare(sk, v, &p), 0);
+                assert_int_equal(ph_sketch_add(sk, v), 0);
+                assert_int_equal(ph_sketch_add_prepared(prepared, &p), 0);
+            }
+            assert_same_sketch(sk, prepared, 0);
+            double many[101], one;
+            assert_int_equal(ph_sketch_quantiles(sk, qs, 101, many), 0);
+            for (int i = 0; i <= 100; i++) {
+                assert_int_equal(ph_sketch_quantile(sk, qs[i], &one), 0);
+                assert_true(many[i] == one);
+            }
+            ph_sketch_destroy(sk);
+            ph_sketch_destroy(prepared);
+        }
+    }
+    ph_sketch *sk = NULL;
+    double out[2], bad[2] = {0.9, 0.5};
+    assert_int_equal(ph_sketch_new(&sk, 0.01, 2048), 0);
+    assert_int_equal(ph_sketch_quantiles(sk, qs, 2, out), PH_ENOENT);
+    assert_int_equal(ph_sketch_add(sk, 1), 0);
+    assert_int_equal(ph_sketch_quantiles(sk, bad, 2, out), PH_EINVAL);
+    ph_sketch_prepared p;
+    assert_int_equal(ph_sketch_prepare(sk, NAN, &p), PH_EINVAL);
+    ph_sketch_destroy(sk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_add_n_equals_repeated_add),
         cmocka_unit_test(test_reset),
         cmocka_unit_test(test_foreach_stops),
+        cmocka_unit_test(test_quantiles_and_prepared_adds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
