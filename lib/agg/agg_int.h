@@ -129,6 +129,7 @@ typedef struct agg_metrics {
     size_t n, cap;
     const char *(*parts)[AGG_NAME_PARTS]; /* what each name was made of (NULL-terminated) */
     size_t n_valid;                       /* names of the last build, still in chars */
+    size_t n_same; /* the last build's first n_same names are the build's before */
 } agg_metrics;
 
 void agg_metrics_free(agg_metrics *m);

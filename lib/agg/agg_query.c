@@ -29,6 +29,7 @@ struct ph_agg_reader {
     size_t n_series, cap_series;
     agg_cellmap acc;
     agg_metrics metrics;
+    size_t points; /* handed to fn by the current query */
     const char **lists[3];
     size_t n_lists[3];
 };
@@ -274,8 +275,17 @@ static int emit(ph_agg_reader *r, const agg_key *k, unsigned group_by, int64_t s
     int rc = agg_metrics_build(&r->metrics, st);
     if (rc != PH_OK)
         return rc;
-    ph_agg_point pt = {group_by, shown(k->app), shown(k->env),    shown(k->model),  k->start,
-                       step,     r->metrics.n,  r->metrics.names, r->metrics.values};
+    ph_agg_point pt = {.group_by = group_by,
+                       .app = shown(k->app),
+                       .environment = shown(k->env),
+                       .model = shown(k->model),
+                       .t_ms = k->start,
+                       .step_ms = step,
+                       .n_metrics = r->metrics.n,
+                       .names = r->metrics.names,
+                       .values = r->metrics.values,
+                       .n_same_names = r->points > 0 ? r->metrics.n_same : 0};
+    r->points++;
     return fn(arg, &pt);
 }
 
@@ -389,6 +399,7 @@ int ph_agg_query(ph_agg_reader *r, int64_t from_ms, int64_t to_ms, int64_t step_
     int rc = begin_read(r, errstr, errstr_size);
     if (rc != PH_OK)
         return rc;
+    r->points = 0;
     agg_cell **cells = NULL;
     group_order *order = NULL;
     size_t n_order = 0;

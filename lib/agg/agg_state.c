@@ -471,7 +471,8 @@ void agg_metrics_free(agg_metrics *m)
 typedef struct mb {
     agg_metrics *m;
     bool oom;
-    bool reuse; /* every metric so far had the parts of the same metric of the last build */
+    bool reuse;    /* every metric so far had the parts of the same metric of the last build */
+    size_t reused; /* how many, from the first */
 } mb;
 
 static bool same_parts(const char *const *a, const char *const *b)
@@ -496,6 +497,7 @@ static void add_parts(mb *b, double v, const char *const *parts)
         return;
     if (b->reuse && m->n < m->n_valid && same_parts(m->parts[m->n], parts)) {
         m->values[m->n++] = v;
+        b->reused++;
         return;
     }
     if (b->reuse) {
@@ -611,7 +613,7 @@ static void add_kpis(mb *b, const agg_state *st)
 
 int agg_metrics_build(agg_metrics *m, const agg_state *st)
 {
-    mb b = {m, false, true};
+    mb b = {m, false, true, 0};
     m->n = 0;
     add(&b, (double)st->requests, "requests");
     add(&b, (double)st->errors, "errors");
@@ -645,6 +647,7 @@ int agg_metrics_build(agg_metrics *m, const agg_state *st)
     add(&b, (double)st->judge_tokens, "judge_tokens");
     add(&b, (double)st->late_records, "late_records");
     m->n_valid = b.oom ? 0 : m->n;
+    m->n_same = b.oom ? 0 : b.reused;
     if (b.oom)
         return PH_ENOMEM;
     /* Resolve offsets now that the character buffer no longer moves. */

@@ -232,6 +232,9 @@ typedef struct ph_agg_point {
     size_t n_metrics;
     const char *const *names;
     const double *values;
+    /* names[0..n_same_names) are the names (in order) of the previous call of fn of this query:
+     * what a caller derived from them (a selection of metrics) still holds for those */
+    size_t n_same_names;
 } ph_agg_point;
 
 /* Metrics of [from_ms, to_ms) in points of step_ms (a multiple of the level-0 window), aligned

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void exec(sqlite3 *db, const char *sql)
@@ -188,6 +189,60 @@ static void test_rollups_equal_their_combinations(void **state)
     tu_rm(path);
 }
 
+typedef struct names_check {
+    char **prev;
+    size_t n_prev, points, same;
+} names_check;
+
+static int check_names(void *arg, const ph_agg_point *pt)
+{
+    names_check *c = arg;
+    assert_true(pt->n_same_names <= pt->n_metrics && pt->n_same_names <= c->n_prev);
+    for (size_t i = 0; i < pt->n_same_names; i++)
+        assert_string_equal(pt->names[i], c->prev[i]);
+    c->same += pt->n_same_names == pt->n_metrics;
+    for (size_t i = 0; i < c->n_prev; i++)
+        free(c->prev[i]);
+    free(c->prev);
+    c->prev = malloc((pt->n_metrics ? pt->n_metrics : 1) * sizeof(*c->prev));
+    assert_non_null(c->prev);
+    for (size_t i = 0; i < pt->n_metrics; i++)
+        c->prev[i] = strdup(pt->names[i]);
+    c->n_prev = pt->n_metrics;
+    c->points++;
+    return 0;
+}
+
+/* A point says which of its first names are those of the point before only when they are (the
+ * API keeps its metric selection for them). */
+static void test_same_names_flag(void **state)
+{
+    char *path = tu_path();
+    ph_agg *agg = tu_open(path, NULL);
+    fill(agg, 0, 400);
+    tu_commit(agg);
+    ph_agg_destroy(agg);
+    char err[PH_ERRSTR_SIZE] = "";
+    ph_agg_reader *r = NULL;
+    assert_int_equal(ph_agg_reader_new(&r, path, err, sizeof(err)), PH_OK);
+    static const int64_t steps[] = {MIN_MS, 10 * MIN_MS, HOUR};
+    for (size_t i = 0; i < 3; i++) {
+        for (unsigned g = 0; g < 8; g++) {
+            names_check c = {0};
+            assert_int_equal(
+                ph_agg_query(r, T0, T0 + DAY, steps[i], NULL, g, check_names, &c, err, sizeof(err)),
+                PH_OK);
+            assert_true(c.points > 0);
+            if (steps[i] == MIN_MS && g == 0)
+                assert_true(c.same > 0 && c.same < c.points); /* both cases happen */
+            check_names(&c, &(ph_agg_point){0});              /* frees the copy */
+            free(c.prev);
+        }
+    }
+    ph_agg_reader_destroy(r);
+    tu_rm(path);
+}
+
 /* A commit fails after it added a new series: the next commit must add it again, not point its
  * cells at an id that the rollback removed. */
 static void test_series_of_a_failed_commit(void **state)
@@ -228,6 +283,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migration_from_v2),
         cmocka_unit_test(test_rollups_equal_their_combinations),
+        cmocka_unit_test(test_same_names_flag),
         cmocka_unit_test(test_series_of_a_failed_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

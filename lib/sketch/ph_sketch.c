@@ -371,29 +371,31 @@ int ph_sketch_quantiles(const ph_sketch *sk, const double *qs, size_t n, double 
     if (sk->count == 0)
         return PH_ENOENT;
     /* one walk up the buckets in value order (negative store from its largest magnitude down,
-     * zero, positive store up), answering each rank as it is passed */
+     * zero, positive store up), answering each rank as the walk passes it */
     const ph_sketch_store *neg = &sk->neg, *pos = &sk->pos;
+    const uint64_t last = sk->count - 1;
     size_t i = 0;
-    uint64_t seen = 0;
-    for (; i < n; i++) { /* ranks at the ends are exact */
-        uint64_t rank = rank_of(sk, qs[i]);
-        if (rank != 0)
-            break;
-        out[i] = sk->min;
-    }
+    uint64_t seen = 0, rank = n ? rank_of(sk, qs[0]) : 0;
+#define ANSWER(value)                                                                              \
+    do {                                                                                           \
+        out[i] = rank == 0 ? sk->min : rank == last ? sk->max : (value);                           \
+        if (++i < n)                                                                               \
+            rank = rank_of(sk, qs[i]);                                                             \
+    } while (0)
     for (int64_t j = neg->hi; neg->total > 0 && j >= neg->lo && i < n; j--) {
         seen += neg->counts[j - neg->offset];
-        for (; i < n && rank_of(sk, qs[i]) < seen; i++)
-            out[i] = rank_of(sk, qs[i]) == sk->count - 1 ? sk->max : bucket_value(sk, -1, j);
+        while (i < n && rank < seen)
+            ANSWER(bucket_value(sk, -1, j));
     }
     seen += sk->zero;
-    for (; i < n && rank_of(sk, qs[i]) < seen; i++)
-        out[i] = rank_of(sk, qs[i]) == sk->count - 1 ? sk->max : bucket_value(sk, 0, 0);
+    while (i < n && rank < seen)
+        ANSWER(bucket_value(sk, 0, 0));
     for (int64_t j = pos->lo; pos->total > 0 && j <= pos->hi && i < n; j++) {
         seen += pos->counts[j - pos->offset];
-        for (; i < n && rank_of(sk, qs[i]) < seen; i++)
-            out[i] = rank_of(sk, qs[i]) == sk->count - 1 ? sk->max : bucket_value(sk, 1, j);
+        while (i < n && rank < seen)
+            ANSWER(bucket_value(sk, 1, j));
     }
+#undef ANSWER
     for (; i < n; i++) /* not reached: the walk passes every rank below count */
         out[i] = sk->max;
     return PH_OK;

@@ -223,11 +223,35 @@ static void gen_str(yajl_gen g, const char *s)
     yajl_gen_string(g, (const unsigned char *)s, strlen(s));
 }
 
-static void gen_metrics(yajl_gen g, const request *r, size_t n, const char *const *names,
-                        const double *values)
+/* Which metrics of a point the request wants, kept from one point to the next for the names
+ * that stay the same (checking every name of 10,000 points costs more than the rest). */
+typedef struct selection {
+    bool *want;
+    size_t n, cap;
+    bool oom;
+} selection;
+
+static void gen_metrics(yajl_gen g, const request *r, selection *sel, size_t n_same, size_t n,
+                        const char *const *names, const double *values)
 {
+    if (n_same > sel->n) /* cannot be: be safe */
+        n_same = 0;
+    if (n_same < n || sel->n != n) {
+        if (n > sel->cap) {
+            bool *want = realloc(sel->want, n * sizeof(*want));
+            if (!want) {
+                sel->oom = true;
+                return;
+            }
+            sel->want = want;
+            sel->cap = n;
+        }
+        for (size_t i = n_same; i < n; i++)
+            sel->want[i] = wanted(r, names[i]);
+        sel->n = n;
+    }
     for (size_t i = 0; i < n; i++) {
-        if (!wanted(r, names[i]))
+        if (!sel->want[i])
             continue;
         gen_str(g, names[i]);
         /* integral values print as integers: counts read naturally in JSON */
@@ -251,6 +275,7 @@ static void gen_dim(yajl_gen g, const char *key, const char *v)
 typedef struct series_ctx {
     yajl_gen g;
     const request *r;
+    selection sel;
     bool open;
     char app[256], environment[256], model[256];
 } series_ctx;
@@ -295,9 +320,9 @@ static int on_point(void *arg, const ph_agg_point *pt)
     yajl_gen_map_open(g);
     gen_str(g, "t");
     yajl_gen_integer(g, pt->t_ms);
-    gen_metrics(g, c->r, pt->n_metrics, pt->names, pt->values);
+    gen_metrics(g, c->r, &c->sel, pt->n_same_names, pt->n_metrics, pt->names, pt->values);
     yajl_gen_map_close(g);
-    return 0;
+    return c->sel.oom ? PH_ENOMEM : 0;
 }
 
 /* The store level a step reads (lib/agg: the coarsest whose size divides the step). */
@@ -329,6 +354,9 @@ static int query_metrics(ph_api *api, const request *r, yajl_gen g, char *errstr
     }
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
+    free(c.sel.want);
+    if (rc == PH_ENOMEM)
+        ph_err(errstr, errstr_size, rc, "out of memory");
     return rc;
 }
 
@@ -358,7 +386,11 @@ static int on_summary(void *arg, const ph_agg_summary_result *res)
     yajl_gen_integer(g, res->to_ms);
     gen_str(g, "totals");
     yajl_gen_map_open(g);
-    gen_metrics(g, c->r, res->n_metrics, res->names, res->values);
+    selection sel = {0};
+    gen_metrics(g, c->r, &sel, 0, res->n_metrics, res->names, res->values);
+    free(sel.want);
+    if (sel.oom)
+        return PH_ENOMEM;
     yajl_gen_map_close(g);
     gen_str(g, "dimensions");
     yajl_gen_map_open(g);
