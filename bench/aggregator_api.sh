@@ -8,9 +8,10 @@
 # through the normal add path; kept in $PHAROS_BENCH_STATE for the next run, as it takes minutes)
 # and served by one pharos-aggregator (with a broker on this machine and nothing to consume).
 # Timed: each query RUNS times in a row, wall time from curl's request to the last byte.
-# Prints p50 and p95 per query, and the p95 over all the interactive queries (the dashboard's
-# views and API queries that name their metrics); the two bulk exports (every metric of
-# thousands of points, megabytes of JSON) are reported apart. Needs
+# Prints p50 and p95 per query, and the p95 over all the interactive ones: the dashboard's views
+# and queries at the API's default resolution (at most 300 points per series), group-bys
+# included. Exports (7 days at one-minute steps: 10,080 points per series; or every metric of
+# twenty grouped series: megabytes of JSON) are timed and reported apart. Needs
 # `cmake --build build --target bench_agg pharos-aggregator` (or PHAROS_BUILD_DIR) and
 # deploy/setup.sh done.
 set -euo pipefail
@@ -56,7 +57,7 @@ six=$((to - 6 * 3600000))
 range="from=$from&to=$to"
 few="metrics=requests,error_rate,latency_p95_ms"
 
-# name | kind | path and query
+# name | kind (i: interactive, e: export) | path and query
 queries=(
   "dashboard 7 d: metrics, step 1h|i|/api/v1/metrics?$range&step=1h"
   "dashboard 7 d: summary|i|/api/v1/summary?$range"
@@ -68,9 +69,9 @@ queries=(
   "7 d, step 1h, group by app, 3 metrics|i|/api/v1/metrics?$range&step=1h&group_by=app&$few"
   "7 d, step 1h, group by model, 3 metrics|i|/api/v1/metrics?$range&step=1h&group_by=model&$few"
   "7 d, step 1d, group by app and model|i|/api/v1/metrics?$range&step=1d&group_by=app,model"
-  "7 d, step 1m, app=app3, 3 metrics|i|/api/v1/metrics?$range&step=1m&app=app3&$few"
-  "bulk: 7 d, step 1h, group by app, every metric|b|/api/v1/metrics?$range&step=1h&group_by=app"
-  "bulk: 7 d, step 1m, every metric|b|/api/v1/metrics?$range&step=1m"
+  "export: 7 d, step 1h, group by app, every metric|e|/api/v1/metrics?$range&step=1h&group_by=app"
+  "export: 7 d, step 1m, app=app3, 3 metrics|e|/api/v1/metrics?$range&step=1m&app=app3&$few"
+  "export: 7 d, step 1m, every metric|e|/api/v1/metrics?$range&step=1m"
 )
 
 all=$state/interactive.txt

@@ -3,10 +3,11 @@
  * model (cells, levels, dedup, lateness, revisions, crash behaviour) and every metric name.
  *
  * In brief: every event updates, at once, the cell (level, window start, app, environment,
- * model) and the all-traffic cell of its window at each level (1m, 1h, 1d), so rollups are exact
- * by construction. Cells live in memory while hot and are written to SQLite by ph_agg_commit(),
- * together with the new dedup keys and the consumed Kafka offsets, in one transaction: after a
- * crash the service seeks to the stored offsets and nothing is lost or counted twice.
+ * model), the all-traffic cell and its app's and its model's rollup cells of its window at each
+ * level (1m, 1h, 1d), so rollups are exact by construction. Cells live in memory while hot and are
+ * written to SQLite by ph_agg_commit(), together with the new dedup keys and the consumed Kafka
+ * offsets, in one transaction: after a crash the service seeks to the stored offsets and nothing is
+ * lost or counted twice.
  *
  * Threads: a ph_agg belongs to one thread (the service's main loop): add, commit, advance, emit
  * and offsets are not locked. Queries run on any other thread through a ph_agg_reader, which has
