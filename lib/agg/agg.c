@@ -92,7 +92,7 @@ static int rollup_add(rollup_ctx *x, int level, int64_t start, const char *app, 
         agg_cell *c = agg_cellmap_get(&x->acc, &k);
         if (!c && !(c = agg_cellmap_add(&x->acc, &k)))
             return PH_ENOMEM;
-        int rc = agg_state_merge_blob(&c->st, blob, (size_t)len, x->pool);
+        int rc = agg_state_merge_blob(&c->st, blob, (size_t)len, x->pool, 0);
         if (rc != PH_OK)
             return rc;
     }
@@ -304,7 +304,7 @@ static int cell_from_row(ph_agg *agg, agg_cell *c, sqlite3_stmt *st, int col)
     c->emitted = sqlite3_column_int(st, col + 1);
     const void *blob = sqlite3_column_blob(st, col + 2);
     int len = sqlite3_column_bytes(st, col + 2);
-    return agg_state_merge_blob(&c->st, blob, (size_t)len, agg->pool);
+    return agg_state_merge_blob(&c->st, blob, (size_t)len, agg->pool, 0);
 }
 
 agg_cell *agg_cell_get(ph_agg *agg, const agg_key *k, int *rc)

@@ -395,7 +395,7 @@ int ph_agg_next_emit(ph_agg *agg, ph_agg_window *out)
         agg_cell *c = agg_cellmap_get(&agg->cells, k);
         if (!c || c->revision <= c->emitted)
             continue;
-        int rc = agg_metrics_build(&agg->metrics, &c->st);
+        int rc = agg_metrics_build(&agg->metrics, &c->st, NULL);
         if (rc != PH_OK)
             return rc;
         if (c->revision > c->handed)

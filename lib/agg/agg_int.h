@@ -113,28 +113,55 @@ agg_kbool *agg_state_kbool(agg_state *st, const char *name);
 
 /* Compact versioned encoding (docs/aggregator.md "Cell encoding"). encode appends to out. */
 int agg_state_encode(const agg_state *st, agg_buf *out);
-/* Adds the cell encoded in buf to dst (merge-by-decode: no intermediate state). PH_EINVAL on a
- * corrupt or unknown blob (dst may then be partly merged), PH_ENOMEM. */
-int agg_state_merge_blob(agg_state *dst, const uint8_t *buf, size_t len, agg_pool *pool);
+/* Adds the cell encoded in buf to dst (merge-by-decode: no intermediate state), leaving out the
+ * AGG_FAM_* families in skip (read, not kept). PH_EINVAL on a corrupt or unknown blob (dst may
+ * then be partly merged), PH_ENOMEM. */
+int agg_state_merge_blob(agg_state *dst, const uint8_t *buf, size_t len, agg_pool *pool,
+                         unsigned skip);
 
 /* ---- metrics list: (name, value) pairs built from a state ---------------------------------- */
 #define AGG_NAME_PARTS 6 /* strings concatenated into one metric name, at most */
 
+/* Families of metrics whose part of a stored cell costs something to decode (a sketch, or names
+ * to intern): a query that cannot select any of a family's metrics skips that part. */
+enum {
+    AGG_FAM_LATENCY = 1,    /* latency_* (the latency sketch) */
+    AGG_FAM_WARNINGS = 2,   /* warnings.* */
+    AGG_FAM_REASONS = 4,    /* invalid.<reason> */
+    AGG_FAM_EVAL = 8,       /* eval.* */
+    AGG_FAM_FB_LABELS = 16, /* feedback.label.* */
+    AGG_FAM_KPI = 32,       /* kpi.* */
+    AGG_FAM_LAG = 64,       /* lag_* (the lag sketch) */
+};
+
+/* A query's selection of metrics: names, or prefixes ending in '*' (borrowed). */
+typedef struct agg_select {
+    const char *const *patterns;
+    size_t n;      /* 0: every metric */
+    unsigned skip; /* AGG_FAM_* that no pattern can select */
+} agg_select;
+
+void agg_select_init(agg_select *sel, const char *const *patterns, size_t n);
+
 typedef struct agg_metrics {
+    /* what a build gives: the selected metrics, valid until the next build */
+    size_t n;
+    const char **names;
+    double *values;
+    /* every metric the build made; their names stay for the next build while they match */
     char *chars;
     size_t n_chars, cap_chars;
+    size_t n_all, n_valid, cap;
     size_t *offs;
-    double *values;
-    const char **names;
-    size_t n, cap;
     const char *(*parts)[AGG_NAME_PARTS]; /* what each name was made of (NULL-terminated) */
-    size_t n_valid;                       /* names of the last build, still in chars */
-    size_t n_same; /* the last build's first n_same names are the build's before */
+    double *all;
+    bool *want; /* selected by the query */
 } agg_metrics;
 
 void agg_metrics_free(agg_metrics *m);
-/* Replaces m's contents with the metrics of st; names[] and values[] valid until the next call. */
-int agg_metrics_build(agg_metrics *m, const agg_state *st);
+/* Replaces m's selected metrics with those of st (sel NULL: all). A state merged with
+ * sel->skip lacks those families: build it with the same sel. */
+int agg_metrics_build(agg_metrics *m, const agg_state *st, const agg_select *sel);
 
 /* ---- cells and the map of cells ----------------------------------------------------------------
  */

@@ -29,7 +29,7 @@ struct ph_agg_reader {
     size_t n_series, cap_series;
     agg_cellmap acc;
     agg_metrics metrics;
-    size_t points; /* handed to fn by the current query */
+    agg_select sel; /* the current call's selection of metrics */
     const char **lists[3];
     size_t n_lists[3];
 };
@@ -188,7 +188,7 @@ static int scan_series(ph_agg_reader *r, const agg_series *x, int level, int64_t
             }
         }
         rc = agg_state_merge_blob(&c->st, sqlite3_column_blob(st, 1),
-                                  (size_t)sqlite3_column_bytes(st, 1), r->pool);
+                                  (size_t)sqlite3_column_bytes(st, 1), r->pool, r->sel.skip);
     }
     if (rc == PH_OK && s != SQLITE_DONE)
         rc = PH_EIO;
@@ -272,7 +272,7 @@ static void end_read(ph_agg_reader *r)
 static int emit(ph_agg_reader *r, const agg_key *k, unsigned group_by, int64_t step,
                 const agg_state *st, int (*fn)(void *arg, const ph_agg_point *pt), void *arg)
 {
-    int rc = agg_metrics_build(&r->metrics, st);
+    int rc = agg_metrics_build(&r->metrics, st, &r->sel);
     if (rc != PH_OK)
         return rc;
     ph_agg_point pt = {.group_by = group_by,
@@ -283,9 +283,7 @@ static int emit(ph_agg_reader *r, const agg_key *k, unsigned group_by, int64_t s
                        .step_ms = step,
                        .n_metrics = r->metrics.n,
                        .names = r->metrics.names,
-                       .values = r->metrics.values,
-                       .n_same_names = r->points > 0 ? r->metrics.n_same : 0};
-    r->points++;
+                       .values = r->metrics.values};
     return fn(arg, &pt);
 }
 
@@ -316,7 +314,7 @@ static int stream_series(ph_agg_reader *r, const agg_series *x, int level, int64
         }
         k.start = start;
         rc = agg_state_merge_blob(&acc, sqlite3_column_blob(st, 1),
-                                  (size_t)sqlite3_column_bytes(st, 1), r->pool);
+                                  (size_t)sqlite3_column_bytes(st, 1), r->pool, r->sel.skip);
     }
     if (rc == PH_OK && s != SQLITE_DONE)
         rc = PH_EIO;
@@ -378,9 +376,9 @@ static int plan(ph_agg_reader *r, int scope, const ph_agg_filter *f, unsigned gr
 }
 
 int ph_agg_query(ph_agg_reader *r, int64_t from_ms, int64_t to_ms, int64_t step_ms,
-                 const ph_agg_filter *filter, unsigned group_by,
-                 int (*fn)(void *arg, const ph_agg_point *pt), void *arg, char *errstr,
-                 size_t errstr_size)
+                 const ph_agg_filter *filter, unsigned group_by, const char *const *metrics,
+                 size_t n_metrics, int (*fn)(void *arg, const ph_agg_point *pt), void *arg,
+                 char *errstr, size_t errstr_size)
 {
     static const ph_agg_filter none = {0};
     const ph_agg_filter *f = filter ? filter : &none;
@@ -399,7 +397,8 @@ int ph_agg_query(ph_agg_reader *r, int64_t from_ms, int64_t to_ms, int64_t step_
     int rc = begin_read(r, errstr, errstr_size);
     if (rc != PH_OK)
         return rc;
-    r->points = 0;
+    agg_select_init(&r->sel, metrics, n_metrics);
+    r->metrics.n_valid = 0; /* the names kept from the last query were selected by its selection */
     agg_cell **cells = NULL;
     group_order *order = NULL;
     size_t n_order = 0;
@@ -531,6 +530,8 @@ int ph_agg_summary(ph_agg_reader *r, int64_t from_ms, int64_t to_ms, const ph_ag
     int rc = begin_read(r, errstr, errstr_size);
     if (rc != PH_OK)
         return rc;
+    agg_select_init(&r->sel, NULL, 0); /* a summary has every metric */
+    r->metrics.n_valid = 0;
     rc = scan_cover(r, a, b, f);
     if (rc == PH_OK)
         rc = list_dims(r, a, b);
@@ -545,7 +546,7 @@ int ph_agg_summary(ph_agg_reader *r, int64_t from_ms, int64_t to_ms, const ph_ag
     for (size_t i = 0; i < r->acc.cap; i++)
         if (r->acc.slots[i])
             st = &r->acc.slots[i]->st;
-    if ((rc = agg_metrics_build(&r->metrics, st)) != PH_OK)
+    if ((rc = agg_metrics_build(&r->metrics, st, &r->sel)) != PH_OK)
         goto out;
     ph_agg_summary_result res = {
         .from_ms = a,

@@ -333,25 +333,28 @@ static const char *get_name(agg_rd *r, agg_pool *pool, int *rc)
 
 /* Merges an encoded sketch into *dst, decoding it when *dst is still empty: a query merges
  * thousands of stored sketches into one accumulator, straight from their bytes. */
-static int merge_sketch(agg_rd *r, ph_sketch **dst)
+static int merge_sketch(agg_rd *r, ph_sketch **dst, bool skip)
 {
     size_t len = 0;
     const uint8_t *p = get_bytes(r, &len);
     if (!p)
         return PH_EINVAL;
-    if (!len)
+    if (!len || skip)
         return PH_OK;
     if (!*dst)
         return ph_sketch_decode(p, len, dst, NULL, 0);
     return ph_sketch_merge_encoded(*dst, p, len, NULL, 0);
 }
 
-static int merge_counts(agg_rd *r, agg_counts *m, agg_pool *pool)
+/* The merge functions below read their part of the encoding and, with skip, only read it: the
+ * query does not need it (agg_state_merge_blob). */
+static int merge_counts(agg_rd *r, agg_counts *m, agg_pool *pool, bool skip)
 {
     int rc = PH_OK;
     uint64_t n = get_u(r);
     for (uint64_t i = 0; i < n && !r->bad && rc == PH_OK; i++) {
-        const char *name = get_name(r, pool, &rc);
+        size_t len;
+        const char *name = skip ? (get_bytes(r, &len), NULL) : get_name(r, pool, &rc);
         uint64_t c = get_u(r);
         if (name && !r->bad)
             rc = agg_state_count(m, pool, name, c);
@@ -359,17 +362,22 @@ static int merge_counts(agg_rd *r, agg_counts *m, agg_pool *pool)
     return r->bad ? PH_EINVAL : rc;
 }
 
-static int merge_evals(agg_rd *r, agg_state *dst, agg_pool *pool)
+static int merge_evals(agg_rd *r, agg_state *dst, agg_pool *pool, bool skip)
 {
     int rc = PH_OK;
     uint64_t n = get_u(r);
     for (uint64_t i = 0; i < n && !r->bad && rc == PH_OK; i++) {
-        const char *name = get_name(r, pool, &rc);
-        if (!name)
-            break;
-        agg_evalst *e = agg_state_eval(dst, name);
-        if (!e)
-            return PH_ENOMEM;
+        agg_evalst ignored = {0}, *e = &ignored;
+        size_t len;
+        if (skip) {
+            get_bytes(r, &len);
+        } else {
+            const char *name = get_name(r, pool, &rc);
+            if (!name)
+                break;
+            if (!(e = agg_state_eval(dst, name)))
+                return PH_ENOMEM;
+        }
         e->count += get_u(r);
         e->errors += get_u(r);
         e->skipped += get_u(r);
@@ -377,36 +385,49 @@ static int merge_evals(agg_rd *r, agg_state *dst, agg_pool *pool)
         e->score_sum += get_i(r);
         e->judged += get_u(r);
         e->passed += get_u(r);
-        rc = merge_counts(r, &e->labels, pool);
+        rc = merge_counts(r, &e->labels, pool, skip);
     }
     return r->bad ? PH_EINVAL : rc;
 }
 
-static int merge_kpis(agg_rd *r, agg_state *dst, agg_pool *pool)
+static int merge_kpis(agg_rd *r, agg_state *dst, agg_pool *pool, bool skip)
 {
     int rc = PH_OK;
     uint64_t n = get_u(r);
     for (uint64_t i = 0; i < n && !r->bad && rc == PH_OK; i++) {
-        const char *name = get_name(r, pool, &rc);
-        agg_knum *k = name ? agg_state_knum(dst, name) : NULL;
-        if (!k)
-            return rc != PH_OK || r->bad ? (r->bad ? PH_EINVAL : rc) : PH_ENOMEM;
+        agg_knum ignored = {0}, *k = &ignored;
+        size_t len;
+        if (skip) {
+            get_bytes(r, &len);
+        } else {
+            const char *name = get_name(r, pool, &rc);
+            k = name ? agg_state_knum(dst, name) : NULL;
+            if (!k)
+                return rc != PH_OK || r->bad ? (r->bad ? PH_EINVAL : rc) : PH_ENOMEM;
+        }
         k->sum += get_i(r);
-        rc = merge_sketch(r, &k->sk);
+        rc = merge_sketch(r, &k->sk, skip);
     }
     n = rc == PH_OK ? get_u(r) : 0;
     for (uint64_t i = 0; i < n && !r->bad && rc == PH_OK; i++) {
-        const char *name = get_name(r, pool, &rc);
-        agg_kbool *k = name ? agg_state_kbool(dst, name) : NULL;
-        if (!k)
-            return rc != PH_OK || r->bad ? (r->bad ? PH_EINVAL : rc) : PH_ENOMEM;
+        agg_kbool ignored = {0}, *k = &ignored;
+        size_t len;
+        if (skip) {
+            get_bytes(r, &len);
+        } else {
+            const char *name = get_name(r, pool, &rc);
+            k = name ? agg_state_kbool(dst, name) : NULL;
+            if (!k)
+                return rc != PH_OK || r->bad ? (r->bad ? PH_EINVAL : rc) : PH_ENOMEM;
+        }
         k->n += get_u(r);
         k->yes += get_u(r);
     }
     return r->bad ? PH_EINVAL : rc;
 }
 
-int agg_state_merge_blob(agg_state *dst, const uint8_t *buf, size_t len, agg_pool *pool)
+int agg_state_merge_blob(agg_state *dst, const uint8_t *buf, size_t len, agg_pool *pool,
+                         unsigned skip)
 {
     agg_rd rd = {buf, buf + len, false}, *r = &rd;
     if (len < 1 || buf[0] != AGG_STATE_VERSION)
@@ -424,30 +445,30 @@ int agg_state_merge_blob(agg_state *dst, const uint8_t *buf, size_t len, agg_poo
         dst->tokens_in += get_i(r);
         dst->tokens_out += get_i(r);
         dst->cost += get_i(r);
-        rc = merge_sketch(r, &dst->latency);
+        rc = merge_sketch(r, &dst->latency, skip & AGG_FAM_LATENCY);
     }
     if (rc == PH_OK && (s & SEC_WARN))
-        rc = merge_counts(r, &dst->warnings, pool);
+        rc = merge_counts(r, &dst->warnings, pool, skip & AGG_FAM_WARNINGS);
     if (rc == PH_OK && (s & SEC_INVALID)) {
         dst->invalid += get_u(r);
-        rc = merge_counts(r, &dst->reasons, pool);
+        rc = merge_counts(r, &dst->reasons, pool, skip & AGG_FAM_REASONS);
     }
     if (rc == PH_OK && (s & SEC_EVAL))
-        rc = merge_evals(r, dst, pool);
+        rc = merge_evals(r, dst, pool, skip & AGG_FAM_EVAL);
     if (rc == PH_OK && (s & SEC_FB)) {
         dst->fb_count += get_u(r);
         dst->fb_thumbs += get_u(r);
         dst->fb_up += get_u(r);
         dst->fb_scored += get_u(r);
         dst->fb_score_sum += get_i(r);
-        rc = merge_counts(r, &dst->fb_labels, pool);
+        rc = merge_counts(r, &dst->fb_labels, pool, skip & AGG_FAM_FB_LABELS);
     }
     if (rc == PH_OK && (s & SEC_KPI))
-        rc = merge_kpis(r, dst, pool);
+        rc = merge_kpis(r, dst, pool, skip & AGG_FAM_KPI);
     if (rc == PH_OK && (s & SEC_PIPE)) {
         dst->judge_cost += get_i(r);
         dst->judge_tokens += get_u(r);
-        rc = merge_sketch(r, &dst->lag);
+        rc = merge_sketch(r, &dst->lag, skip & AGG_FAM_LAG);
     }
     if (rc == PH_OK && (s & SEC_LATE))
         dst->late_records += get_u(r);
@@ -460,19 +481,73 @@ int agg_state_merge_blob(agg_state *dst, const uint8_t *buf, size_t len, agg_poo
 
 void agg_metrics_free(agg_metrics *m)
 {
+    free(m->names);
+    free(m->values);
     free(m->chars);
     free(m->offs);
-    free(m->values);
-    free(m->names);
     free(m->parts);
+    free(m->all);
+    free(m->want);
     memset(m, 0, sizeof(*m));
+}
+
+/* The name is one of the patterns, or starts with one ending in '*'. */
+static bool selected(const agg_select *sel, const char *name)
+{
+    for (size_t i = 0; i < sel->n; i++) {
+        const char *p = sel->patterns[i];
+        size_t len = strlen(p);
+        if (len > 0 && p[len - 1] == '*' ? strncmp(name, p, len - 1) == 0 : strcmp(name, p) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Whether some pattern can select a name that starts with prefix. */
+static bool may_select(const agg_select *sel, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (size_t i = 0; i < sel->n; i++) {
+        const char *p = sel->patterns[i];
+        size_t len = strlen(p);
+        if (len > 0 && p[len - 1] == '*') {
+            size_t k = len - 1 < n ? len - 1 : n; /* one is a prefix of the other */
+            if (strncmp(p, prefix, k) == 0)
+                return true;
+        } else if (strncmp(p, prefix, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void agg_select_init(agg_select *sel, const char *const *patterns, size_t n)
+{
+    static const struct {
+        unsigned family;
+        const char *prefix;
+    } families[] = {
+        {AGG_FAM_LATENCY, "latency_"},
+        {AGG_FAM_WARNINGS, "warnings."},
+        {AGG_FAM_REASONS, "invalid."},
+        {AGG_FAM_EVAL, "eval."},
+        {AGG_FAM_FB_LABELS, "feedback.label."},
+        {AGG_FAM_KPI, "kpi."},
+        {AGG_FAM_LAG, "lag_"},
+    };
+    sel->patterns = patterns;
+    sel->n = patterns ? n : 0;
+    sel->skip = 0;
+    for (size_t i = 0; sel->n && i < sizeof(families) / sizeof(families[0]); i++)
+        if (!may_select(sel, families[i].prefix))
+            sel->skip |= families[i].family;
 }
 
 typedef struct mb {
     agg_metrics *m;
+    const agg_select *sel; /* NULL: every metric */
     bool oom;
-    bool reuse;    /* every metric so far had the parts of the same metric of the last build */
-    size_t reused; /* how many, from the first */
+    bool reuse; /* every metric so far had the parts of the same metric of the last build */
 } mb;
 
 static bool same_parts(const char *const *a, const char *const *b)
@@ -486,49 +561,64 @@ static bool same_parts(const char *const *a, const char *const *b)
     return true;
 }
 
+static bool grow_metrics(agg_metrics *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    size_t *offs = realloc(m->offs, cap * sizeof(*offs));
+    if (offs)
+        m->offs = offs;
+    double *all = offs ? realloc(m->all, cap * sizeof(*all)) : NULL;
+    if (all)
+        m->all = all;
+    bool *want = all ? realloc(m->want, cap * sizeof(*want)) : NULL;
+    if (want)
+        m->want = want;
+    const char *(*ps)[AGG_NAME_PARTS] = want ? realloc(m->parts, cap * sizeof(*ps)) : NULL;
+    if (ps)
+        m->parts = ps;
+    double *values = ps ? realloc(m->values, cap * sizeof(*values)) : NULL;
+    if (values)
+        m->values = values;
+    const char **names = values ? realloc(m->names, cap * sizeof(*names)) : NULL;
+    if (names)
+        m->names = names;
+    if (!names)
+        return false;
+    m->cap = cap;
+    return true;
+}
+
 /* Appends the metric named by the concatenation of parts (NULL-terminated, at most
  * AGG_NAME_PARTS; static strings or interned ones, never a buffer that changes). Consecutive
  * points of a query mostly have the same metrics in the same order: while the parts (pointers)
- * equal the last build's, its name is still in place and only the value is written. */
+ * equal the last build's, its name (and whether the query selects it) is still in place and only
+ * the value is written. */
 static void add_parts(mb *b, double v, const char *const *parts)
 {
     agg_metrics *m = b->m;
     if (b->oom)
         return;
-    if (b->reuse && m->n < m->n_valid && same_parts(m->parts[m->n], parts)) {
-        m->values[m->n++] = v;
-        b->reused++;
+    if (b->reuse && m->n_all < m->n_valid && same_parts(m->parts[m->n_all], parts)) {
+        m->all[m->n_all++] = v;
         return;
     }
     if (b->reuse) {
         /* names of the previous metrics stay; from here on they are written anew */
         b->reuse = false;
-        m->n_chars = m->n ? m->offs[m->n - 1] + strlen(m->chars + m->offs[m->n - 1]) + 1 : 0;
+        m->n_chars =
+            m->n_all ? m->offs[m->n_all - 1] + strlen(m->chars + m->offs[m->n_all - 1]) + 1 : 0;
     }
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 64;
-        size_t *offs = realloc(m->offs, cap * sizeof(*offs));
-        if (offs)
-            m->offs = offs;
-        double *vals = offs ? realloc(m->values, cap * sizeof(*vals)) : NULL;
-        if (vals)
-            m->values = vals;
-        const char *(*ps)[AGG_NAME_PARTS] = vals ? realloc(m->parts, cap * sizeof(*ps)) : NULL;
-        if (ps)
-            m->parts = ps;
-        if (!offs || !vals || !ps) {
-            b->oom = true;
-            return;
-        }
-        m->cap = cap;
+    if (m->n_all == m->cap && !grow_metrics(m)) {
+        b->oom = true;
+        return;
     }
     size_t len = 0, lens[AGG_NAME_PARTS], k;
     for (k = 0; k < AGG_NAME_PARTS && parts[k]; k++) {
         len += lens[k] = strlen(parts[k]);
-        m->parts[m->n][k] = parts[k];
+        m->parts[m->n_all][k] = parts[k];
     }
     if (k < AGG_NAME_PARTS)
-        m->parts[m->n][k] = NULL;
+        m->parts[m->n_all][k] = NULL;
     if (m->n_chars + len + 1 > m->cap_chars) {
         size_t cap = m->cap_chars ? m->cap_chars * 2 : 4096;
         while (cap < m->n_chars + len + 1)
@@ -541,18 +631,25 @@ static void add_parts(mb *b, double v, const char *const *parts)
         m->chars = chars;
         m->cap_chars = cap;
     }
-    char *out = m->chars + m->n_chars;
+    char *name = m->chars + m->n_chars, *out = name;
     for (size_t i = 0; i < k; i++) {
         memcpy(out, parts[i], lens[i]);
         out += lens[i];
     }
     *out = '\0';
-    m->offs[m->n] = m->n_chars;
-    m->values[m->n++] = v;
+    m->offs[m->n_all] = m->n_chars;
+    m->want[m->n_all] = !b->sel || !b->sel->n || selected(b->sel, name);
+    m->all[m->n_all++] = v;
     m->n_chars += len + 1;
 }
 
 #define add(b, v, ...) add_parts(b, v, (const char *const[]){__VA_ARGS__, NULL})
+
+/* Whether the query may select metrics of a family (the state's part for it was decoded). */
+static bool family(const mb *b, unsigned fam)
+{
+    return !b->sel || !(b->sel->skip & fam);
+}
 
 static void add_counts(mb *b, const agg_counts *c, const char *prefix)
 {
@@ -611,15 +708,15 @@ static void add_kpis(mb *b, const agg_state *st)
     }
 }
 
-int agg_metrics_build(agg_metrics *m, const agg_state *st)
+int agg_metrics_build(agg_metrics *m, const agg_state *st, const agg_select *sel)
 {
-    mb b = {m, false, true, 0};
-    m->n = 0;
+    mb b = {m, sel, false, true};
+    m->n_all = 0;
     add(&b, (double)st->requests, "requests");
     add(&b, (double)st->errors, "errors");
     if (st->requests)
         add(&b, (double)st->errors / (double)st->requests, "error_rate");
-    if (st->latency && st->latency_n) {
+    if (family(&b, AGG_FAM_LATENCY) && st->latency && st->latency_n) {
         add_quantiles(&b, st->latency, "latency", "", "_", "_ms");
         add(&b, (double)st->latency_sum / AGG_LATENCY_SCALE / (double)st->latency_n,
             "latency_mean_ms");
@@ -630,32 +727,37 @@ int agg_metrics_build(agg_metrics *m, const agg_state *st)
     add(&b, (double)st->invalid, "invalid");
     if (st->requests + st->invalid)
         add(&b, (double)st->invalid / (double)(st->requests + st->invalid), "invalid_rate");
-    add_counts(&b, &st->reasons, "invalid.");
-    add_counts(&b, &st->warnings, "warnings.");
-    add_evals(&b, st);
+    if (family(&b, AGG_FAM_REASONS))
+        add_counts(&b, &st->reasons, "invalid.");
+    if (family(&b, AGG_FAM_WARNINGS))
+        add_counts(&b, &st->warnings, "warnings.");
+    if (family(&b, AGG_FAM_EVAL))
+        add_evals(&b, st);
     add(&b, (double)st->fb_count, "feedback.count");
     if (st->fb_thumbs)
         add(&b, (double)st->fb_up / (double)st->fb_thumbs, "feedback.positive_rate");
     if (st->fb_scored)
         add(&b, (double)st->fb_score_sum / AGG_SCORE_SCALE / (double)st->fb_scored,
             "feedback.mean_score");
-    add_counts(&b, &st->fb_labels, "feedback.label.");
-    add_kpis(&b, st);
-    if (st->lag)
+    if (family(&b, AGG_FAM_FB_LABELS))
+        add_counts(&b, &st->fb_labels, "feedback.label.");
+    if (family(&b, AGG_FAM_KPI))
+        add_kpis(&b, st);
+    if (family(&b, AGG_FAM_LAG) && st->lag)
         add_quantiles(&b, st->lag, "lag", "", "_", "_s");
     add(&b, (double)st->judge_cost / AGG_COST_SCALE, "judge_cost_usd");
     add(&b, (double)st->judge_tokens, "judge_tokens");
     add(&b, (double)st->late_records, "late_records");
-    m->n_valid = b.oom ? 0 : m->n;
-    m->n_same = b.oom ? 0 : b.reused;
+    m->n_valid = b.oom ? 0 : m->n_all;
     if (b.oom)
         return PH_ENOMEM;
-    /* Resolve offsets now that the character buffer no longer moves. */
-    const char **names = realloc(m->names, (m->cap ? m->cap : 1) * sizeof(*names));
-    if (!names)
-        return PH_ENOMEM;
-    m->names = names;
-    for (size_t i = 0; i < m->n; i++)
-        m->names[i] = m->chars + m->offs[i];
+    /* The selected metrics, now that the character buffer no longer moves. */
+    m->n = 0;
+    for (size_t i = 0; i < m->n_all; i++) {
+        if (!m->want[i])
+            continue;
+        m->names[m->n] = m->chars + m->offs[i];
+        m->values[m->n++] = m->all[i];
+    }
     return PH_OK;
 }

@@ -263,7 +263,8 @@ static void time_query(ph_agg_reader *r, const char *what, int64_t from, int64_t
     for (int i = 0; i < RUNS; i++) {
         c = (qcount){0, 0};
         double w0 = wall_ms();
-        if (ph_agg_query(r, from, to, step, f, group_by, on_point, &c, err, sizeof(err)) != PH_OK)
+        if (ph_agg_query(r, from, to, step, f, group_by, NULL, 0, on_point, &c, err, sizeof(err)) !=
+            PH_OK)
             die("query", err);
         ms[i] = wall_ms() - w0;
     }

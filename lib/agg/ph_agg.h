@@ -233,22 +233,22 @@ typedef struct ph_agg_point {
     size_t n_metrics;
     const char *const *names;
     const double *values;
-    /* names[0..n_same_names) are the names (in order) of the previous call of fn of this query:
-     * what a caller derived from them (a selection of metrics) still holds for those */
-    size_t n_same_names;
 } ph_agg_point;
 
 /* Metrics of [from_ms, to_ms) in points of step_ms (a multiple of the level-0 window), aligned
  * to multiples of step_ms (the range is widened to them), per group. Reads the coarsest level
- * whose size divides step_ms. Points without data are not reported. Calls fn per point in the
- * order of (group values, t); stops and returns fn's value if it is not 0. Returns PH_OK,
- * PH_EINVAL (bad range or step, or a corrupt stored cell), PH_ERANGE (more than 1,000,000
- * points), PH_EIO or PH_ENOMEM. Points may stream to fn while the store is read: on an error,
- * fn may already have seen some points (discard them). */
+ * whose size divides step_ms. Points without data are not reported. metrics (n_metrics of them;
+ * none: every metric) selects the metrics of each point: names, or prefixes ending in '*'
+ * ("eval.*", "latency_*"); the others are not computed, nor the parts of the stored cells that
+ * only they need decoded. Calls fn per point in the order of (group values, t); stops and
+ * returns fn's value if it is not 0. Returns PH_OK, PH_EINVAL (bad range or step, or a corrupt
+ * stored cell), PH_ERANGE (more than 1,000,000 points), PH_EIO or PH_ENOMEM. Points may stream
+ * to fn while the store is read: on an error, fn may already have seen some points (discard
+ * them). */
 int ph_agg_query(ph_agg_reader *r, int64_t from_ms, int64_t to_ms, int64_t step_ms,
-                 const ph_agg_filter *filter, unsigned group_by,
-                 int (*fn)(void *arg, const ph_agg_point *pt), void *arg, char *errstr,
-                 size_t errstr_size);
+                 const ph_agg_filter *filter, unsigned group_by, const char *const *metrics,
+                 size_t n_metrics, int (*fn)(void *arg, const ph_agg_point *pt), void *arg,
+                 char *errstr, size_t errstr_size);
 
 typedef struct ph_agg_summary_result {
     int64_t from_ms, to_ms; /* the range actually covered (widened to level-0 windows) */

@@ -250,13 +250,14 @@ static void bad_requests(void **state)
     assert_int_equal(ph_agg_reader_new(&r, path, err, sizeof(err)), PH_OK);
     int n = 0;
     assert_int_equal(
-        ph_agg_query(r, T0, T0 + HOUR, 1000, NULL, 0, count_points, &n, err, sizeof(err)),
+        ph_agg_query(r, T0, T0 + HOUR, 1000, NULL, 0, NULL, 0, count_points, &n, err, sizeof(err)),
         PH_EINVAL);
-    assert_int_equal(ph_agg_query(r, T0, T0, MIN_MS, NULL, 0, count_points, &n, err, sizeof(err)),
-                     PH_EINVAL);
     assert_int_equal(
-        ph_agg_query(r, 0, 4000 * DAY, MIN_MS, NULL, 0, count_points, &n, err, sizeof(err)),
-        PH_ERANGE);
+        ph_agg_query(r, T0, T0, MIN_MS, NULL, 0, NULL, 0, count_points, &n, err, sizeof(err)),
+        PH_EINVAL);
+    assert_int_equal(ph_agg_query(r, 0, 4000 * DAY, MIN_MS, NULL, 0, NULL, 0, count_points, &n, err,
+                                  sizeof(err)),
+                     PH_ERANGE);
     assert_int_equal(n, 0);
     ph_agg_reader_destroy(r);
     assert_int_equal(ph_agg_reader_new(&r, "/nonexistent/x.db", err, sizeof(err)), PH_EIO);

@@ -90,12 +90,12 @@ static void merged(sqlite3 *db, agg_pool *pool, int level, int scope, int64_t fr
     *n_cells = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         assert_int_equal(agg_state_merge_blob(&acc, sqlite3_column_blob(st, 0),
-                                              (size_t)sqlite3_column_bytes(st, 0), pool),
+                                              (size_t)sqlite3_column_bytes(st, 0), pool, 0),
                          PH_OK);
         (*n_cells)++;
     }
     sqlite3_finalize(st);
-    assert_int_equal(agg_metrics_build(m, &acc), PH_OK);
+    assert_int_equal(agg_metrics_build(m, &acc, NULL), PH_OK);
     agg_state_clear(&acc);
 }
 
@@ -197,8 +197,8 @@ static void metric_names_reused_across_builds(void **state)
     agg_metrics reused = {0};
     for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
         agg_metrics fresh = {0};
-        assert_int_equal(agg_metrics_build(&reused, &st[order[k]]), PH_OK);
-        assert_int_equal(agg_metrics_build(&fresh, &st[order[k]]), PH_OK);
+        assert_int_equal(agg_metrics_build(&reused, &st[order[k]], NULL), PH_OK);
+        assert_int_equal(agg_metrics_build(&fresh, &st[order[k]], NULL), PH_OK);
         assert_int_equal(reused.n, fresh.n);
         for (size_t i = 0; i < fresh.n; i++) {
             assert_string_equal(reused.names[i], fresh.names[i]);

@@ -4,6 +4,7 @@
 #include "test_agg_util.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,54 +190,113 @@ static void test_rollups_equal_their_combinations(void **state)
     tu_rm(path);
 }
 
-typedef struct names_check {
-    char **prev;
-    size_t n_prev, points, same;
-} names_check;
-
-static int check_names(void *arg, const ph_agg_point *pt)
+/* The selection rule of ph_agg_query, written out: a name, or a prefix ending in '*'. */
+static bool selects(const char *const *pats, size_t n, const char *name)
 {
-    names_check *c = arg;
-    assert_true(pt->n_same_names <= pt->n_metrics && pt->n_same_names <= c->n_prev);
-    for (size_t i = 0; i < pt->n_same_names; i++)
-        assert_string_equal(pt->names[i], c->prev[i]);
-    c->same += pt->n_same_names == pt->n_metrics;
-    for (size_t i = 0; i < c->n_prev; i++)
-        free(c->prev[i]);
-    free(c->prev);
-    c->prev = malloc((pt->n_metrics ? pt->n_metrics : 1) * sizeof(*c->prev));
-    assert_non_null(c->prev);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(pats[i]);
+        if (len && pats[i][len - 1] == '*' ? strncmp(name, pats[i], len - 1) == 0
+                                           : strcmp(name, pats[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+typedef struct selection_check {
+    const char *const *pats;
+    size_t n, metrics;
+} selection_check;
+
+static int check_selected(void *arg, const ph_agg_point *pt)
+{
+    selection_check *c = arg;
     for (size_t i = 0; i < pt->n_metrics; i++)
-        c->prev[i] = strdup(pt->names[i]);
-    c->n_prev = pt->n_metrics;
-    c->points++;
+        if (!selects(c->pats, c->n, pt->names[i]))
+            fail_msg("%s returned, not selected", pt->names[i]);
+    c->metrics += pt->n_metrics;
     return 0;
 }
 
-/* A point says which of its first names are those of the point before only when they are (the
- * API keeps its metric selection for them). */
-static void test_same_names_flag(void **state)
+/* A query with a selection of metrics (which skips decoding what it cannot select) gives exactly
+ * the selected metrics of the same query without one, in the same order: every scope, the
+ * streamed and the merged path, patterns that overlap families or none. */
+static void test_metric_selection(void **state)
 {
     char *path = tu_path();
     ph_agg *agg = tu_open(path, NULL);
     fill(agg, 0, 400);
     tu_commit(agg);
     ph_agg_destroy(agg);
+    static const char *const sets[][3] = {
+        {"requests"},
+        {"latency_p95_ms", "error_rate"},
+        {"eval.*"},
+        {"eval.refusal.label.*", "late_records"},
+        {"lag_*"},
+        {"latency_*", "lag_p99_s"},
+        {"e*"},
+        {"eval"},
+        {"l*", "tokens_in"},
+        {"*"},
+        {"nothing-of-that-name"},
+    };
+    ph_agg_filter prod = {.environment = "prod"}, chat = {.app = "chat"};
+    struct {
+        const ph_agg_filter *f;
+        unsigned g;
+        int64_t step;
+    } queries[] = {
+        {NULL, 0, MIN_MS},                            /* all traffic, streamed */
+        {NULL, PH_AGG_BY_APP, 10 * MIN_MS},           /* app rollups */
+        {&chat, PH_AGG_BY_MODEL, HOUR},               /* combinations, one per group */
+        {&prod, 0, 5 * MIN_MS},                       /* combinations merged per point */
+        {NULL, PH_AGG_BY_APP | PH_AGG_BY_MODEL, DAY}, /* day cells */
+    };
+    for (size_t q = 0; q < sizeof(queries) / sizeof(queries[0]); q++) {
+        tu_points all;
+        tu_query(path, T0, T0 + DAY, queries[q].step, queries[q].f, queries[q].g, &all);
+        assert_true(all.n > 0);
+        for (size_t k = 0; k < sizeof(sets) / sizeof(sets[0]); k++) {
+            size_t n = 0;
+            while (n < 3 && sets[k][n])
+                n++;
+            tu_points got;
+            tu_query_metrics(path, T0, T0 + DAY, queries[q].step, queries[q].f, queries[q].g,
+                             sets[k], n, &got);
+            assert_int_equal(got.n, all.n);
+            for (size_t i = 0; i < all.n; i++) {
+                const tu_point *x = &all.v[i], *y = &got.v[i];
+                assert_true(x->t == y->t);
+                size_t j = 0;
+                for (size_t m = 0; m < x->n; m++) {
+                    if (!selects(sets[k], n, x->names[m]))
+                        continue;
+                    if (j >= y->n)
+                        fail_msg("%s missing with %s", x->names[m], sets[k][0]);
+                    assert_string_equal(y->names[j], x->names[m]);
+                    assert_true(y->values[j] == x->values[m]);
+                    j++;
+                }
+                assert_int_equal(j, y->n);
+            }
+            tu_points_free(&got);
+        }
+        tu_points_free(&all);
+    }
+    /* One reader, the selection changing from one query to the next (the service's case). */
     char err[PH_ERRSTR_SIZE] = "";
     ph_agg_reader *r = NULL;
     assert_int_equal(ph_agg_reader_new(&r, path, err, sizeof(err)), PH_OK);
-    static const int64_t steps[] = {MIN_MS, 10 * MIN_MS, HOUR};
-    for (size_t i = 0; i < 3; i++) {
-        for (unsigned g = 0; g < 8; g++) {
-            names_check c = {0};
-            assert_int_equal(
-                ph_agg_query(r, T0, T0 + DAY, steps[i], NULL, g, check_names, &c, err, sizeof(err)),
-                PH_OK);
-            assert_true(c.points > 0);
-            if (steps[i] == MIN_MS && g == 0)
-                assert_true(c.same > 0 && c.same < c.points); /* both cases happen */
-            check_names(&c, &(ph_agg_point){0});              /* frees the copy */
-            free(c.prev);
+    for (int round = 0; round < 3; round++) {
+        for (size_t k = 0; k < sizeof(sets) / sizeof(sets[0]); k++) {
+            size_t n = 0;
+            while (n < 3 && sets[k][n])
+                n++;
+            selection_check c = {sets[k], n, 0};
+            assert_int_equal(ph_agg_query(r, T0, T0 + DAY, HOUR, NULL, 0, sets[k], n,
+                                          check_selected, &c, err, sizeof(err)),
+                             PH_OK);
+            assert_true(c.metrics > 0 || k >= 4); /* the first four select metrics present */
         }
     }
     ph_agg_reader_destroy(r);
@@ -283,7 +343,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migration_from_v2),
         cmocka_unit_test(test_rollups_equal_their_combinations),
-        cmocka_unit_test(test_same_names_flag),
+        cmocka_unit_test(test_metric_selection),
         cmocka_unit_test(test_series_of_a_failed_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

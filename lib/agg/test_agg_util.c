@@ -114,17 +114,25 @@ static int on_point(void *arg, const ph_agg_point *pt)
     return 0;
 }
 
-void tu_query(const char *path, int64_t from, int64_t to, int64_t step, const ph_agg_filter *f,
-              unsigned group_by, tu_points *out)
+void tu_query_metrics(const char *path, int64_t from, int64_t to, int64_t step,
+                      const ph_agg_filter *f, unsigned group_by, const char *const *metrics,
+                      size_t n_metrics, tu_points *out)
 {
     char err[PH_ERRSTR_SIZE] = "";
     ph_agg_reader *r = NULL;
     if (ph_agg_reader_new(&r, path, err, sizeof(err)) != PH_OK)
         fail_msg("reader: %s", err);
     memset(out, 0, sizeof(*out));
-    if (ph_agg_query(r, from, to, step, f, group_by, on_point, out, err, sizeof(err)) != PH_OK)
+    if (ph_agg_query(r, from, to, step, f, group_by, metrics, n_metrics, on_point, out, err,
+                     sizeof(err)) != PH_OK)
         fail_msg("query: %s", err);
     ph_agg_reader_destroy(r);
+}
+
+void tu_query(const char *path, int64_t from, int64_t to, int64_t step, const ph_agg_filter *f,
+              unsigned group_by, tu_points *out)
+{
+    tu_query_metrics(path, from, to, step, f, group_by, NULL, 0, out);
 }
 
 typedef struct sum_ctx {

@@ -47,9 +47,13 @@ typedef struct tu_points {
     size_t n;
 } tu_points;
 
-/* Runs ph_agg_query on a fresh reader and collects every point. */
+/* Runs ph_agg_query on a fresh reader and collects every point (every metric, or those
+ * selected). */
 void tu_query(const char *path, int64_t from, int64_t to, int64_t step, const ph_agg_filter *f,
               unsigned group_by, tu_points *out);
+void tu_query_metrics(const char *path, int64_t from, int64_t to, int64_t step,
+                      const ph_agg_filter *f, unsigned group_by, const char *const *metrics,
+                      size_t n_metrics, tu_points *out);
 /* Summary totals as one point (t = from); n_apps and n_models may be NULL. */
 void tu_summary(const char *path, int64_t from, int64_t to, const ph_agg_filter *f, tu_points *out,
                 size_t *n_apps, size_t *n_models);

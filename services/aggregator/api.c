@@ -223,35 +223,13 @@ static void gen_str(yajl_gen g, const char *s)
     yajl_gen_string(g, (const unsigned char *)s, strlen(s));
 }
 
-/* Which metrics of a point the request wants, kept from one point to the next for the names
- * that stay the same (checking every name of 10,000 points costs more than the rest). */
-typedef struct selection {
-    bool *want;
-    size_t n, cap;
-    bool oom;
-} selection;
-
-static void gen_metrics(yajl_gen g, const request *r, selection *sel, size_t n_same, size_t n,
+/* Writes the metrics of a point or a summary; only the wanted ones when filter (the library
+ * already selected a query's metrics). */
+static void gen_metrics(yajl_gen g, const request *r, bool filter, size_t n,
                         const char *const *names, const double *values)
 {
-    if (n_same > sel->n) /* cannot be: be safe */
-        n_same = 0;
-    if (n_same < n || sel->n != n) {
-        if (n > sel->cap) {
-            bool *want = realloc(sel->want, n * sizeof(*want));
-            if (!want) {
-                sel->oom = true;
-                return;
-            }
-            sel->want = want;
-            sel->cap = n;
-        }
-        for (size_t i = n_same; i < n; i++)
-            sel->want[i] = wanted(r, names[i]);
-        sel->n = n;
-    }
     for (size_t i = 0; i < n; i++) {
-        if (!sel->want[i])
+        if (filter && !wanted(r, names[i]))
             continue;
         gen_str(g, names[i]);
         /* integral values print as integers: counts read naturally in JSON */
@@ -275,7 +253,6 @@ static void gen_dim(yajl_gen g, const char *key, const char *v)
 typedef struct series_ctx {
     yajl_gen g;
     const request *r;
-    selection sel;
     bool open;
     char app[256], environment[256], model[256];
 } series_ctx;
@@ -320,9 +297,9 @@ static int on_point(void *arg, const ph_agg_point *pt)
     yajl_gen_map_open(g);
     gen_str(g, "t");
     yajl_gen_integer(g, pt->t_ms);
-    gen_metrics(g, c->r, &c->sel, pt->n_same_names, pt->n_metrics, pt->names, pt->values);
+    gen_metrics(g, c->r, false, pt->n_metrics, pt->names, pt->values);
     yajl_gen_map_close(g);
-    return c->sel.oom ? PH_ENOMEM : 0;
+    return 0;
 }
 
 /* The store level a step reads (lib/agg: the coarsest whose size divides the step). */
@@ -346,17 +323,15 @@ static int query_metrics(ph_api *api, const request *r, yajl_gen g, char *errstr
     gen_str(g, level_name(r->step));
     gen_str(g, "series");
     yajl_gen_array_open(g);
-    int rc = ph_agg_query(api->reader, r->from, r->to, r->step, &r->filter, r->group_by, on_point,
-                          &c, errstr, errstr_size);
+    int rc = ph_agg_query(api->reader, r->from, r->to, r->step, &r->filter, r->group_by,
+                          (const char *const *)r->metric, r->nmetrics, on_point, &c, errstr,
+                          errstr_size);
     if (c.open) {
         yajl_gen_array_close(g);
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
-    free(c.sel.want);
-    if (rc == PH_ENOMEM)
-        ph_err(errstr, errstr_size, rc, "out of memory");
     return rc;
 }
 
@@ -386,11 +361,7 @@ static int on_summary(void *arg, const ph_agg_summary_result *res)
     yajl_gen_integer(g, res->to_ms);
     gen_str(g, "totals");
     yajl_gen_map_open(g);
-    selection sel = {0};
-    gen_metrics(g, c->r, &sel, 0, res->n_metrics, res->names, res->values);
-    free(sel.want);
-    if (sel.oom)
-        return PH_ENOMEM;
+    gen_metrics(g, c->r, true, res->n_metrics, res->names, res->values);
     yajl_gen_map_close(g);
     gen_str(g, "dimensions");
     yajl_gen_map_open(g);
