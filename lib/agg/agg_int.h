@@ -250,8 +250,8 @@ void agg_dedup_free(agg_dedup *d);
 int agg_db_open(sqlite3 **out, const char *path, bool writer, bool sync_full, char *errstr,
                 size_t errstr_size);
 int agg_meta_get(sqlite3 *db, const char *key, int64_t *value);
-/* Part of the migration to schema 3 (inside its transaction): adds the app and model rollup
- * cells of every window, merged from the stored combinations. */
+/* Part of the migration to schema 3 (inside its transaction; agg_migrate.c): adds the app and
+ * model rollup cells of every window, merged from the stored combinations. */
 int agg_build_rollups(sqlite3 *db, char *errstr, size_t errstr_size);
 
 int64_t agg_level_size(int64_t window_ms, int level);

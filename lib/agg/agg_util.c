@@ -421,8 +421,8 @@ static const char *const migrations[SCHEMA_VERSION] = {
     /* 3: cells keyed by (level, series, start_ms), clustered: a query reads each matching
      * series' windows as one range, where version 2 went through an index and then the table
      * for every cell (and through the wrong index for two filters). Fewer indexes to update,
-     * too. Cells are copied; their encoding is unchanged. Then agg_build_rollups (agg.c) adds
-     * the app and model rollup series (scopes 2 and 3) that version 2 did not have. */
+     * too. Cells are copied; their encoding is unchanged. Then agg_build_rollups (agg_migrate.c)
+     * adds the app and model rollup series (scopes 2 and 3) that version 2 did not have. */
     "CREATE TABLE series (id INTEGER PRIMARY KEY, scope INTEGER NOT NULL, app TEXT NOT NULL,"
     "  environment TEXT NOT NULL, model TEXT NOT NULL);"
     "CREATE UNIQUE INDEX series_key ON series(scope, app, environment, model);"
