@@ -160,20 +160,35 @@ static bool matches(const agg_series *x, int scope, const ph_agg_filter *f)
            (!f->model || strcmp(f->model, x->model) == 0);
 }
 
-/* Merges one series' cells of one level over [from, to) into the accumulators, one per (group,
- * floor(start / step) * step). */
-static int scan_series(ph_agg_reader *r, const agg_series *x, int level, int64_t from, int64_t to,
-                       unsigned group_by, int64_t step)
+/* The statement reading x's cells of one level over [from, to), by ascending start. */
+static sqlite3_stmt *range_of(ph_agg_reader *r, const agg_series *x, int level, int64_t from,
+                              int64_t to)
 {
     sqlite3_stmt *st = r->range;
     sqlite3_bind_int(st, 1, level);
     sqlite3_bind_int64(st, 2, x->id);
     sqlite3_bind_int64(st, 3, from);
     sqlite3_bind_int64(st, 4, to);
+    return st;
+}
+
+/* The group x belongs to: its dimensions that are grouped by, NULL for the others. */
+static agg_key group_of(const agg_series *x, unsigned group_by)
+{
     agg_key k = {.start = INT64_MIN};
     k.app = group_by & PH_AGG_BY_APP ? x->app : NULL;
     k.env = group_by & PH_AGG_BY_ENVIRONMENT ? x->env : NULL;
     k.model = group_by & PH_AGG_BY_MODEL ? x->model : NULL;
+    return k;
+}
+
+/* Merges one series' cells of one level over [from, to) into the accumulators, one per (group,
+ * floor(start / step) * step). */
+static int scan_series(ph_agg_reader *r, const agg_series *x, int level, int64_t from, int64_t to,
+                       unsigned group_by, int64_t step)
+{
+    sqlite3_stmt *st = range_of(r, x, level, from, to);
+    agg_key k = group_of(x, group_by);
     agg_cell *c = NULL;
     int rc = PH_OK, s;
     while (rc == PH_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -293,15 +308,8 @@ static int stream_series(ph_agg_reader *r, const agg_series *x, int level, int64
                          unsigned group_by, int64_t step,
                          int (*fn)(void *arg, const ph_agg_point *pt), void *arg)
 {
-    sqlite3_stmt *st = r->range;
-    sqlite3_bind_int(st, 1, level);
-    sqlite3_bind_int64(st, 2, x->id);
-    sqlite3_bind_int64(st, 3, from);
-    sqlite3_bind_int64(st, 4, to);
-    agg_key k = {.start = INT64_MIN};
-    k.app = group_by & PH_AGG_BY_APP ? x->app : NULL;
-    k.env = group_by & PH_AGG_BY_ENVIRONMENT ? x->env : NULL;
-    k.model = group_by & PH_AGG_BY_MODEL ? x->model : NULL;
+    sqlite3_stmt *st = range_of(r, x, level, from, to);
+    agg_key k = group_of(x, group_by);
     agg_state acc = {0};
     int rc = PH_OK, s;
     while (rc == PH_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -359,10 +367,7 @@ static int plan(ph_agg_reader *r, int scope, const ph_agg_filter *f, unsigned gr
         if (!matches(x, scope, f))
             continue;
         order[n].x = x;
-        order[n].k = (agg_key){0};
-        order[n].k.app = group_by & PH_AGG_BY_APP ? x->app : NULL;
-        order[n].k.env = group_by & PH_AGG_BY_ENVIRONMENT ? x->env : NULL;
-        order[n].k.model = group_by & PH_AGG_BY_MODEL ? x->model : NULL;
+        order[n].k = group_of(x, group_by);
         n++;
     }
     if (n > 1)

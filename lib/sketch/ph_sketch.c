@@ -148,6 +148,17 @@ static ph_sketch_store *store_of(ph_sketch *sk, int sign)
     return sign < 0 ? &sk->neg : &sk->pos;
 }
 
+void ph_sketch_merge_summary(ph_sketch *dst, const ph_sketch *src)
+{
+    dst->zero += src->zero;
+    if (dst->count == 0 || src->min < dst->min)
+        dst->min = src->min;
+    if (dst->count == 0 || src->max > dst->max)
+        dst->max = src->max;
+    dst->count += src->count;
+    dst->sum += src->sum;
+}
+
 /* Adds n (> 0) to bucket index of the store of sign, collapsing as the layout says; touches
  * neither count, sum, min nor max. */
 static int add_bucket(ph_sketch *sk, int sign, int64_t index, uint64_t n)
@@ -433,13 +444,7 @@ int ph_sketch_merge(ph_sketch *dst, const ph_sketch *src)
         goto out;
     store_merge(&dst->neg, &src->neg, &neg);
     store_merge(&dst->pos, &src->pos, &pos);
-    dst->zero += src->zero;
-    if (dst->count == 0 || src->min < dst->min)
-        dst->min = src->min;
-    if (dst->count == 0 || src->max > dst->max)
-        dst->max = src->max;
-    dst->count += src->count;
-    dst->sum += src->sum;
+    ph_sketch_merge_summary(dst, src);
 out:
     free(neg.fresh); /* NULL once applied */
     free(pos.fresh);

@@ -399,13 +399,7 @@ static int apply(ph_sketch *dst, const blob *b)
         }
         st[i]->total += bs[i]->total;
     }
-    dst->zero += src->zero;
-    if (dst->count == 0 || src->min < dst->min)
-        dst->min = src->min;
-    if (dst->count == 0 || src->max > dst->max)
-        dst->max = src->max;
-    dst->count += src->count;
-    dst->sum += src->sum;
+    ph_sketch_merge_summary(dst, src);
 out:
     free(ly[0].fresh); /* NULL once applied */
     free(ly[1].fresh);

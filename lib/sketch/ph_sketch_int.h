@@ -56,6 +56,10 @@ int ph_sketch_layout_plan(const ph_sketch_store *st, size_t max_buckets, int64_t
  * it, bucket j of a..b is counted at slot max(j, ly->lo). */
 void ph_sketch_layout_apply(ph_sketch_store *st, ph_sketch_layout *ly);
 
+/* The merge's last step, once the buckets are in: zero count, min, max, count and sum of src
+ * added to dst's (src->count > 0, and the count checked not to overflow). */
+void ph_sketch_merge_summary(ph_sketch *dst, const ph_sketch *src);
+
 static inline uint64_t *ph_sketch_slot(ph_sketch_store *st, int64_t index)
 {
     return &st->counts[index - st->offset];
