@@ -24,17 +24,23 @@ static ph_str jstr(const json_t *v)
 }
 
 /* Loads every line; returns false when the file is absent (the caller skips). */
-bool data_load(data_set *ds)
+FILE *data_open(const char *name)
 {
     const char *dir = getenv("PHAROS_DATA_DIR"), *src = getenv("PHAROS_SOURCE_DIR");
-    char path[4096], *line = NULL;
+    char path[4096];
+    if (dir && *dir)
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+    else
+        snprintf(path, sizeof(path), "%s/../shared/data/%s", src ? src : ".", name);
+    return fopen(path, "r");
+}
+
+bool data_load(data_set *ds)
+{
+    char *line = NULL;
     size_t cap = 0, cap_recs = 0;
     ssize_t len;
-    if (dir && *dir)
-        snprintf(path, sizeof(path), "%s/llm_logs.jsonl", dir);
-    else
-        snprintf(path, sizeof(path), "%s/../shared/data/llm_logs.jsonl", src ? src : ".");
-    FILE *f = fopen(path, "r");
+    FILE *f = data_open("llm_logs.jsonl");
     memset(ds, 0, sizeof(*ds));
     if (!f)
         return false;
@@ -133,6 +139,33 @@ void data_time(const ph_evaluator_kind *kind, const void *st, const data_set *ds
                   "records/s); %d pass(es) over %zu records\n",
                   label, cold, 1e6 / cold, hot, hot > 0 ? 1e6 / hot : 0.0, passes, ds->n);
     ph_eval_sink_free(&sink);
+}
+
+eval_fixture *eval_fixture_new(const ph_evaluator_kind *kind, const char *name)
+{
+    eval_fixture *f = calloc(1, sizeof(*f));
+    json_t *cfg = json_object();
+    char err[PH_ERRSTR_SIZE];
+    if (!f || !cfg || kind->create(&f->st, cfg, err, sizeof(err)) != 0) {
+        json_decref(cfg);
+        free(f);
+        return NULL;
+    }
+    json_decref(cfg);
+    f->kind = kind;
+    ph_eval_sink_init(&f->sink);
+    f->sink.current_name = name;
+    f->sink.current_version = "1.test";
+    return f;
+}
+
+void eval_fixture_free(eval_fixture *f)
+{
+    if (!f)
+        return;
+    f->kind->destroy(f->st);
+    ph_eval_sink_free(&f->sink);
+    free(f);
 }
 
 void *eval_test_make(const ph_evaluator_kind *kind, const char *json)

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "ph_eval.h"
 
@@ -16,6 +17,9 @@ typedef struct data_set {
     size_t n;
 } data_set;
 
+/* A file of the shared data (PHAROS_DATA_DIR, else ../shared/data beside the sources), or NULL
+ * when it is absent (the caller skips). */
+FILE *data_open(const char *name);
 /* Loads every line; returns false when the file is absent (the caller skips). */
 bool data_load(data_set *ds);
 void data_free(data_set *ds);
@@ -26,6 +30,16 @@ int data_passes(void);
 /* CPU time of kind's evaluate() per record over ds (cold and hot), printed with the label. */
 void data_time(const ph_evaluator_kind *kind, const void *st, const data_set *ds,
                const char *label);
+
+/* The cmocka fixture of a kind's tests: an instance with the default config and a sink whose
+ * results are named name (version "1.test"). NULL when create() fails. */
+typedef struct eval_fixture {
+    const ph_evaluator_kind *kind;
+    void *st;
+    ph_eval_sink sink;
+} eval_fixture;
+eval_fixture *eval_fixture_new(const ph_evaluator_kind *kind, const char *name);
+void eval_fixture_free(eval_fixture *f);
 
 /* An instance of kind from a JSON config; fails the test when create() refuses it. */
 void *eval_test_make(const ph_evaluator_kind *kind, const char *json);

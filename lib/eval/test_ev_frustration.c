@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "eval_test_util.h"
 #include "ph_eval.h"
 
 extern const ph_evaluator_kind ph_eval_kind_frustration;
@@ -18,32 +19,17 @@ static const ph_evaluator_kind *kind = &ph_eval_kind_frustration;
 
 #define STR(x) ((ph_str){(x), strlen(x)})
 
-typedef struct fixture {
-    void *st;
-    ph_eval_sink sink;
-} fixture;
+typedef eval_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-    json_t *cfg = json_object();
-    char err[256];
-    if (!f || kind->create(&f->st, cfg, err, sizeof(err)) != 0)
-        return -1;
-    json_decref(cfg);
-    ph_eval_sink_init(&f->sink);
-    f->sink.current_name = "frustration";
-    f->sink.current_version = "1.test";
-    *state = f;
-    return 0;
+    *state = eval_fixture_new(kind, "frustration");
+    return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    kind->destroy(f->st);
-    ph_eval_sink_free(&f->sink);
-    free(f);
+    eval_fixture_free(*state);
     return 0;
 }
 
@@ -76,84 +62,7 @@ static const ph_eval_result *one(fixture *f, const char *text)
     return conv(f, turns);
 }
 
-static double value(const ph_eval_result *r, const char *name)
-{
-    for (size_t i = 0; i < r->nvalues; i++)
-        if (strcmp(r->values[i].name, name) == 0)
-            return r->values[i].value;
-    return -1;
-}
-
 /* ---- the real log sample ------------------------------------------------------------------ */
-
-static FILE *open_data(const char *name)
-{
-    const char *dir = getenv("PHAROS_DATA_DIR");
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "../shared/data", name);
-    return fopen(path, "r");
-}
-
-/* llm_logs.jsonl as evaluator records; the strings point into the kept JSON documents. */
-typedef struct logs {
-    json_t **docs;
-    ph_eval_record *recs;
-    const char **sources;
-    size_t n;
-} logs;
-
-static bool logs_load(logs *lg)
-{
-    FILE *fp = open_data("llm_logs.jsonl");
-    size_t cap = 0, lcap = 0;
-    char *line = NULL;
-    memset(lg, 0, sizeof(*lg));
-    if (!fp)
-        return false;
-    while (getline(&line, &lcap, fp) > 0) {
-        json_t *doc = json_loads(line, 0, NULL);
-        assert_non_null(doc);
-        if (lg->n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            lg->docs = realloc(lg->docs, cap * sizeof(*lg->docs));
-            lg->recs = realloc(lg->recs, cap * sizeof(*lg->recs));
-            lg->sources = realloc(lg->sources, cap * sizeof(*lg->sources));
-            assert_true(lg->docs && lg->recs && lg->sources);
-        }
-        json_t *msgs = json_object_get(doc, "messages");
-        size_t nm = json_array_size(msgs);
-        ph_eval_message *m = calloc(nm ? nm : 1, sizeof(*m));
-        assert_non_null(m);
-        for (size_t i = 0; i < nm; i++) {
-            json_t *jm = json_array_get(msgs, i);
-            json_t *role = json_object_get(jm, "role"), *content = json_object_get(jm, "content");
-            m[i].role = (ph_str){json_string_value(role), json_string_length(role)};
-            m[i].content = (ph_str){json_string_value(content), json_string_length(content)};
-        }
-        json_t *resp = json_object_get(doc, "response");
-        ph_eval_record *rec = &lg->recs[lg->n];
-        memset(rec, 0, sizeof(*rec));
-        rec->messages = m;
-        rec->nmessages = nm;
-        rec->output = (ph_str){json_string_value(resp), json_string_length(resp)};
-        lg->sources[lg->n] = json_string_value(json_object_get(doc, "source"));
-        lg->docs[lg->n++] = doc;
-    }
-    free(line);
-    fclose(fp);
-    return true;
-}
-
-static void logs_free(logs *lg)
-{
-    for (size_t i = 0; i < lg->n; i++) {
-        free((void *)lg->recs[i].messages);
-        json_decref(lg->docs[i]);
-    }
-    free(lg->docs);
-    free(lg->recs);
-    free(lg->sources);
-}
 
 static void test_calm(void **state)
 {
@@ -277,8 +186,8 @@ static void test_config(void **state)
 static void test_llm_logs(void **state)
 {
     fixture *f = *state;
-    logs lg;
-    if (!logs_load(&lg))
+    data_set lg;
+    if (!data_load(&lg))
         skip();
     enum { MAXSRC = 16 };
     const char *src[MAXSRC];
@@ -319,7 +228,7 @@ static void test_llm_logs(void **state)
     }
     /* hostile multi-turn sessions show frustration far more often than single instructions */
     assert_true(hh > 3 * alpaca);
-    logs_free(&lg);
+    data_free(&lg);
 }
 
 int main(void)

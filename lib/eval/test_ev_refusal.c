@@ -11,6 +11,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "eval_test_util.h"
 #include "ph_eval.h"
 
 extern const ph_evaluator_kind ph_eval_kind_refusal;
@@ -18,32 +19,17 @@ static const ph_evaluator_kind *kind = &ph_eval_kind_refusal;
 
 #define STR(x) ((ph_str){(x), strlen(x)})
 
-typedef struct fixture {
-    void *st;
-    ph_eval_sink sink;
-} fixture;
+typedef eval_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-    json_t *cfg = json_object();
-    char err[256];
-    if (!f || kind->create(&f->st, cfg, err, sizeof(err)) != 0)
-        return -1;
-    json_decref(cfg);
-    ph_eval_sink_init(&f->sink);
-    f->sink.current_name = "refusal";
-    f->sink.current_version = "1.test";
-    *state = f;
-    return 0;
+    *state = eval_fixture_new(kind, "refusal");
+    return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    kind->destroy(f->st);
-    ph_eval_sink_free(&f->sink);
-    free(f);
+    eval_fixture_free(*state);
     return 0;
 }
 
@@ -64,14 +50,6 @@ static const ph_eval_result *run_on(fixture *f, const void *st, const char *prom
 static const ph_eval_result *run(fixture *f, const char *output)
 {
     return run_on(f, f->st, "a question", output, strlen(output));
-}
-
-static double value(const ph_eval_result *r, const char *name)
-{
-    for (size_t i = 0; i < r->nvalues; i++)
-        if (strcmp(r->values[i].name, name) == 0)
-            return r->values[i].value;
-    return -1;
 }
 
 static void test_full_refusals(void **state)
@@ -229,14 +207,6 @@ static void test_config(void **state)
 
 /* ---- measurement on the shared data ------------------------------------------------------- */
 
-static FILE *open_data(const char *name)
-{
-    const char *dir = getenv("PHAROS_DATA_DIR");
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "../shared/data", name);
-    return fopen(path, "r");
-}
-
 enum { FC = 0, PR = 1, FR = 2 };
 static const char *const label_names[] = {"full_compliance", "partial_refusal", "full_refusal"};
 
@@ -289,7 +259,7 @@ static void print_confusion(const char *title, const confusion *c)
 static void test_xstest_dev(void **state)
 {
     fixture *f = *state;
-    FILE *fp = open_data("refusal_labeled_dev.jsonl");
+    FILE *fp = data_open("refusal_labeled_dev.jsonl");
     if (!fp)
         skip();
     confusion all, half[2];
@@ -333,7 +303,7 @@ static void test_xstest_dev(void **state)
 static void test_throughput(void **state)
 {
     fixture *f = *state;
-    FILE *fp = open_data("llm_logs.jsonl");
+    FILE *fp = data_open("llm_logs.jsonl");
     if (!fp)
         skip();
     size_t n = 0, cap_out = 0, bytes = 0, refusals = 0;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "eval_test_util.h"
 #include "ph_eval.h"
 
 extern const ph_evaluator_kind ph_eval_kind_toxicity;
@@ -19,32 +20,17 @@ static const ph_evaluator_kind *kind = &ph_eval_kind_toxicity;
 
 #define STR(x) ((ph_str){(x), strlen(x)})
 
-typedef struct fixture {
-    void *st;
-    ph_eval_sink sink;
-} fixture;
+typedef eval_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-    json_t *cfg = json_object();
-    char err[256];
-    if (!f || kind->create(&f->st, cfg, err, sizeof(err)) != 0)
-        return -1;
-    json_decref(cfg);
-    ph_eval_sink_init(&f->sink);
-    f->sink.current_name = "toxicity";
-    f->sink.current_version = "1.test";
-    *state = f;
-    return 0;
+    *state = eval_fixture_new(kind, "toxicity");
+    return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    kind->destroy(f->st);
-    ph_eval_sink_free(&f->sink);
-    free(f);
+    eval_fixture_free(*state);
     return 0;
 }
 
@@ -68,14 +54,6 @@ static const ph_eval_result *out_of(fixture *f, const char *text)
     assert_string_equal(s->results[0].evaluator, "toxicity.output");
     assert_string_equal(s->results[1].evaluator, "toxicity.input");
     return &s->results[0];
-}
-
-static double value(const ph_eval_result *r, const char *name)
-{
-    for (size_t i = 0; i < r->nvalues; i++)
-        if (strcmp(r->values[i].name, name) == 0)
-            return r->values[i].value;
-    return -1;
 }
 
 static void test_toxic(void **state)
@@ -190,14 +168,6 @@ static void test_config(void **state)
 
 /* ---- measurement on the shared data ------------------------------------------------------- */
 
-static FILE *open_data(const char *name)
-{
-    const char *dir = getenv("PHAROS_DATA_DIR");
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "../shared/data", name);
-    return fopen(path, "r");
-}
-
 typedef struct counts {
     int tp, fp, fn, tn;
 } counts;
@@ -232,7 +202,7 @@ static void print_counts(const char *title, const counts *c)
 static void test_davidson_dev(void **state)
 {
     fixture *f = *state;
-    FILE *fp = open_data("toxicity_labeled_dev.jsonl");
+    FILE *fp = data_open("toxicity_labeled_dev.jsonl");
     if (!fp)
         skip();
     static const char *const labels[] = {"hate_speech", "offensive_language", "neither"};
@@ -294,7 +264,7 @@ typedef struct logrec {
 static void test_llm_logs(void **state)
 {
     fixture *f = *state;
-    FILE *fp = open_data("llm_logs.jsonl");
+    FILE *fp = data_open("llm_logs.jsonl");
     if (!fp)
         skip();
     size_t n = 0, cap_recs = 0;
