@@ -7,6 +7,7 @@
  * generator, streaming: a week of points for many groups never becomes a tree in memory. */
 #include <ctype.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,10 +235,17 @@ static void gen_metrics(yajl_gen g, const request *r, bool filter, size_t n,
         gen_str(g, names[i]);
         /* integral values print as integers: counts read naturally in JSON */
         double v = values[i];
-        if (v == (double)(long long)v && v > -9e15 && v < 9e15)
+        if (!isfinite(v)) {
+            yajl_gen_null(g); /* not a JSON number (yajl would write nothing: broken JSON) */
+        } else if (v == (double)(long long)v && v > -9e15 && v < 9e15) {
             yajl_gen_integer(g, (long long)v);
-        else
-            yajl_gen_double(g, v);
+        } else {
+            /* 17 significant digits read back as the same double; yajl's own 20 print noise
+             * (0.10000000000000000555) and cost more */
+            char buf[32];
+            int len = snprintf(buf, sizeof(buf), "%.17g", v);
+            yajl_gen_number(g, buf, (size_t)len);
+        }
     }
 }
 
