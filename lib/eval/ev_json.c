@@ -594,27 +594,10 @@ static const char *parse_error(const json_error_t *err)
 /* Result fields written directly: the framework's setters format with snprintf (and
  * ph_eval_add_value looks for the name among the values already there), which on the every-record
  * path cost as much as the matching itself. Names are known to be new. */
-static void set_text(char *dst, size_t size, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= size)
-        n = size - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
-static void put_value(ph_eval_result *r, const char *name, double v)
-{
-    if (r->nvalues >= PH_EVAL_MAX_VALUES)
-        return;
-    set_text(r->values[r->nvalues].name, sizeof(r->values[r->nvalues].name), name);
-    r->values[r->nvalues++].value = v;
-}
-
 static void judge(ph_eval_result *r, const char *label, const char *why)
 {
-    set_text(r->label, sizeof(r->label), label);
-    set_text(r->explanation, sizeof(r->explanation), why);
+    ph_eval_set_label(r, label);
+    ph_eval_set_explanation(r, why);
     ph_eval_set_passed(r, strcmp(label, "valid_json") == 0);
 }
 
@@ -630,7 +613,7 @@ static int js_evaluate(const void *state, const ph_eval_record *rec, ph_eval_sin
     bool fenced = false;
     if (rec->is_error && len == 0) {
         r->status = PH_EVAL_SKIPPED;
-        set_text(r->explanation, sizeof(r->explanation), "call failed: no output to check");
+        ph_eval_set_explanation(r, "call failed: no output to check");
         return 0;
     }
     if (st->extract != EXTRACT_NONE) {
@@ -649,8 +632,8 @@ static int js_evaluate(const void *state, const ph_eval_record *rec, ph_eval_sin
         text++, len--;
     while (len > 0 && is_space(text[len - 1]))
         len--;
-    put_value(r, "fenced", fenced);
-    put_value(r, "json_bytes", (double)len);
+    ph_eval_append_value(r, "fenced", fenced);
+    ph_eval_append_value(r, "json_bytes", (double)len);
     if (len == 0) {
         judge(r, "no_json", fenced ? "empty code block" : "empty output");
         return 0;
@@ -675,7 +658,7 @@ static int js_evaluate(const void *state, const ph_eval_record *rec, ph_eval_sin
     } else {
         vctx v = {.path = "$", .len = 1};
         validate(st->schema, doc, &v);
-        put_value(r, "violations", (double)v.violations);
+        ph_eval_append_value(r, "violations", (double)v.violations);
         if (v.violations == 0) {
             judge(r, "valid_json", "valid JSON, conforms to the schema");
         } else {

@@ -780,23 +780,6 @@ static void scan_side(finder *f, const ph_eval_record *rec, int side)
 /* Result fields written directly: the framework's setters format with snprintf (and
  * ph_eval_add_value looks for the name among the values already there), which on the every-record
  * path cost as much as the matching itself. Names are known to be new. */
-static void set_text(char *dst, size_t size, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= size)
-        n = size - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
-static void put_value(ph_eval_result *r, const char *name, double v)
-{
-    if (r->nvalues >= PH_EVAL_MAX_VALUES)
-        return;
-    set_text(r->values[r->nvalues].name, sizeof(r->values[r->nvalues].name), name);
-    r->values[r->nvalues++].value = v;
-}
-
 /* "output: email 2, phone 1; input: card 1": types and counts, never what was found. */
 static void explain(ph_eval_result *r, unsigned counts[2][NTYPES], const bool scanned[2])
 {
@@ -816,7 +799,7 @@ static void explain(ph_eval_result *r, unsigned counts[2][NTYPES], const bool sc
             any = true;
         }
     }
-    set_text(r->explanation, sizeof(r->explanation), n ? buf : "no PII found");
+    ph_eval_set_explanation(r, n ? buf : "no PII found");
 }
 
 static int pii_evaluate(const void *state, const ph_eval_record *rec, ph_eval_sink *sink,
@@ -849,18 +832,18 @@ static int pii_evaluate(const void *state, const ph_eval_record *rec, ph_eval_si
         for (int t = 0; scanned[side] && t < NTYPES; t++) {
             if (!(st->types & (1u << t)))
                 continue;
-            put_value(r, value_names[side][t], counts[side][t]);
+            ph_eval_append_value(r, value_names[side][t], counts[side][t]);
             total += counts[side][t];
         }
         if (scanned[side])
-            put_value(r, value_names[side][NTYPES], total);
+            ph_eval_append_value(r, value_names[side][NTYPES], total);
     }
     for (int t = 0; t < NTYPES; t++)
         if ((st->fail_types & (1u << t)) && ((st->fail_output && counts[SIDE_OUTPUT][t]) ||
                                              (st->fail_input && counts[SIDE_INPUT][t])))
             snprintf(label + strlen(label), sizeof(label) - strlen(label), "%s%s",
                      label[0] ? "+" : "", type_names[t]);
-    set_text(r->label, sizeof(r->label), label[0] ? label : "none");
+    ph_eval_set_label(r, label[0] ? label : "none");
     ph_eval_set_passed(r, label[0] == '\0');
     explain(r, counts, scanned);
     if (f.error) {

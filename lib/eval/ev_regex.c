@@ -33,23 +33,6 @@ static const char *const no_match_explanations[3][2] = {
 /* Result fields written directly: the framework's setters format with snprintf (and
  * ph_eval_add_value looks for the name among the values already there), which on the every-record
  * path cost as much as the matching itself. Names are known to be new. */
-static void set_text(char *dst, size_t size, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= size)
-        n = size - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
-static void put_value(ph_eval_result *r, const char *name, double v)
-{
-    if (r->nvalues >= PH_EVAL_MAX_VALUES)
-        return;
-    set_text(r->values[r->nvalues].name, sizeof(r->values[r->nvalues].name), name);
-    r->values[r->nvalues++].value = v;
-}
-
 typedef struct rx_pattern {
     char name[PH_EVAL_NAME_MAX];
     pcre2_code *code;
@@ -80,30 +63,6 @@ static void rx_destroy(void *state)
     free(st);
 }
 
-/* Rejects any key of obj not in known (NULL-terminated); path prefixes the message. */
-static int check_keys(const json_t *obj, const char *const *known, const char *path, char *errstr,
-                      size_t errstr_size)
-{
-    const char *key;
-    json_t *value;
-    /* jansson's iteration API takes a non-const object; it does not modify it */
-    json_object_foreach((json_t *)obj, key, value)
-    {
-        size_t i = 0;
-        while (known[i] && strcmp(known[i], key) != 0)
-            i++;
-        if (!known[i]) {
-            char list[256] = "";
-            for (i = 0; known[i]; i++)
-                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
-                         known[i]);
-            return ph_err(errstr, errstr_size, PH_EINVAL, "%s%sunknown key \"%s\" (known: %s)",
-                          path, *path ? ": " : "", key, list);
-        }
-    }
-    return 0;
-}
-
 /* A pattern name becomes part of an evaluator name, "<instance>.<name>": an instance name has up
  * to 40 characters and the Evaluation's evaluator field holds 63, so a name has up to 22. */
 #define MAX_NAME 22
@@ -131,7 +90,7 @@ static int parse_pattern(rx_state *st, size_t i, const json_t *jp, char *errstr,
     snprintf(path, sizeof(path), "patterns[%zu]", i);
     if (!json_is_object(jp))
         return ph_err(errstr, errstr_size, PH_EINVAL, "%s: must be an object", path);
-    if ((rc = check_keys(jp, keys, path, errstr, errstr_size)))
+    if ((rc = ph_eval_check_keys(jp, keys, path, errstr, errstr_size)))
         return rc;
 
     const char *name = json_string_value(json_object_get(jp, "name"));
@@ -188,7 +147,7 @@ static int rx_create(void **state, const json_t *config, char *errstr, size_t er
     int rc;
     if (!json_is_object(config))
         return ph_err(errstr, errstr_size, PH_EINVAL, "config must be an object");
-    if ((rc = check_keys(config, keys, "", errstr, errstr_size)))
+    if ((rc = ph_eval_check_keys(config, keys, "", errstr, errstr_size)))
         return rc;
     const json_t *jps = json_object_get(config, "patterns");
     if (!json_is_array(jps) || json_array_size(jps) == 0)
@@ -272,7 +231,7 @@ static int rx_evaluate(const void *state, const ph_eval_record *rec, ph_eval_sin
         }
         size_t count = 0;
         int mrc = count_matches(st, p, rec, md, &count);
-        put_value(r, "matches", (double)count);
+        ph_eval_append_value(r, "matches", (double)count);
         if (mrc < 0) {
             r->status = PH_EVAL_ERROR;
             ph_eval_explain(r, "%s after %zu match(es) in %s: result unknown",
@@ -281,14 +240,13 @@ static int rx_evaluate(const void *state, const ph_eval_record *rec, ph_eval_sin
             continue;
         }
         bool matched = count > 0;
-        set_text(r->label, sizeof(r->label), matched ? "matched" : "not_matched");
+        ph_eval_set_label(r, matched ? "matched" : "not_matched");
         ph_eval_set_passed(r, matched == p->must_match);
         if (matched)
             ph_eval_explain(r, "%s%zu match(es) in %s; must %s", count >= st->max_count ? ">=" : "",
                             count, target_names[p->target], p->must_match ? "match" : "not match");
         else
-            set_text(r->explanation, sizeof(r->explanation),
-                     no_match_explanations[p->target][p->must_match]);
+            ph_eval_set_explanation(r, no_match_explanations[p->target][p->must_match]);
     }
 out:
     pcre2_match_data_free(md);

@@ -23,25 +23,6 @@ typedef struct text_stats {
 static const char *const config_keys[] = {"min_output_chars", "max_output_chars",
                                           "min_output_words", "max_output_words", NULL};
 
-static int check_keys(const json_t *config, char *errstr, size_t errstr_size)
-{
-    const char *key;
-    json_t *value;
-    /* jansson's iteration API takes a non-const object; it does not modify it */
-    json_object_foreach((json_t *)config, key, value)
-    {
-        size_t i = 0;
-        while (config_keys[i] && strcmp(config_keys[i], key) != 0)
-            i++;
-        if (!config_keys[i])
-            return ph_err(errstr, errstr_size, PH_EINVAL,
-                          "unknown key \"%s\" (known: min_output_chars, "
-                          "max_output_chars, min_output_words, max_output_words)",
-                          key);
-    }
-    return 0;
-}
-
 /* A non-negative integer threshold, or -1 when the key is absent. */
 static int get_threshold(const json_t *config, const char *key, long long *out, char *errstr,
                          size_t errstr_size)
@@ -63,7 +44,7 @@ static int ts_create(void **state, const json_t *config, char *errstr, size_t er
     int rc;
     if (config && !json_is_object(config))
         return ph_err(errstr, errstr_size, PH_EINVAL, "config must be an object");
-    if (config && (rc = check_keys(config, errstr, errstr_size)) != 0)
+    if (config && (rc = ph_eval_check_keys(config, config_keys, "", errstr, errstr_size)) != 0)
         return rc;
     if ((rc = get_threshold(config, "min_output_chars", &ts.min_chars, errstr, errstr_size)) ||
         (rc = get_threshold(config, "max_output_chars", &ts.max_chars, errstr, errstr_size)) ||
@@ -248,23 +229,6 @@ static void measure_text(const char *text, size_t len, bool want_share, measure 
 /* Result fields written directly: the framework's setters format with snprintf (and
  * ph_eval_add_value looks for the name among the values already there), which on the every-record
  * path cost as much as the matching itself. Names are known to be new. */
-static void set_text(char *dst, size_t size, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= size)
-        n = size - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
-static void put_value(ph_eval_result *r, const char *name, double v)
-{
-    if (r->nvalues >= PH_EVAL_MAX_VALUES)
-        return;
-    set_text(r->values[r->nvalues].name, sizeof(r->values[r->nvalues].name), name);
-    r->values[r->nvalues++].value = v;
-}
-
 static bool has_thresholds(const text_stats *ts)
 {
     return ts->min_chars >= 0 || ts->max_chars >= 0 || ts->min_words >= 0 || ts->max_words >= 0;
@@ -289,7 +253,7 @@ static void judge(const text_stats *ts, ph_eval_result *r, size_t chars, size_t 
         label = "too_long";
         ph_eval_explain(r, "output has %lld words, max_output_words is %lld", w, ts->max_words);
     }
-    set_text(r->label, sizeof(r->label), label);
+    ph_eval_set_label(r, label);
     ph_eval_set_passed(r, strcmp(label, "ok") == 0);
 }
 
@@ -304,24 +268,24 @@ static int ts_evaluate(const void *state, const ph_eval_record *rec, ph_eval_sin
     measure out, in = {0};
     measure_text(rec->output.s ? rec->output.s : "", rec->output.s ? rec->output.len : 0, true,
                  &out);
-    put_value(r, "output_chars", (double)out.chars);
-    put_value(r, "output_words", (double)out.words);
-    put_value(r, "output_sentences", (double)out.sentences);
-    put_value(r, "output_nonletter_share",
-              out.counted ? (double)out.other / (double)out.counted : 0.0);
+    ph_eval_append_value(r, "output_chars", (double)out.chars);
+    ph_eval_append_value(r, "output_words", (double)out.words);
+    ph_eval_append_value(r, "output_sentences", (double)out.sentences);
+    ph_eval_append_value(r, "output_nonletter_share",
+                         out.counted ? (double)out.other / (double)out.counted : 0.0);
 
     const ph_eval_message *user = ph_eval_last_user(rec);
     if (user && user->content.s)
         measure_text(user->content.s, user->content.len, false, &in);
-    put_value(r, "input_chars", (double)in.chars);
-    put_value(r, "input_words", (double)in.words);
-    put_value(r, "input_sentences", (double)in.sentences);
+    ph_eval_append_value(r, "input_chars", (double)in.chars);
+    ph_eval_append_value(r, "input_words", (double)in.words);
+    ph_eval_append_value(r, "input_sentences", (double)in.sentences);
     size_t total = 0;
     for (size_t i = 0; i < rec->nmessages; i++)
         if (rec->messages[i].content.s)
             total += count_chars(rec->messages[i].content.s, rec->messages[i].content.len);
-    put_value(r, "input_total_chars", (double)total);
-    put_value(r, "input_messages", (double)rec->nmessages);
+    ph_eval_append_value(r, "input_total_chars", (double)total);
+    ph_eval_append_value(r, "input_messages", (double)rec->nmessages);
 
     /* A failed call has no output to judge: an empty output there is not "too short". */
     if (rec->is_error && has_thresholds(ts))

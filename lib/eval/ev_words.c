@@ -85,29 +85,6 @@ static void wd_destroy(void *state)
     free(st);
 }
 
-static int check_keys(const json_t *obj, const char *const *known, const char *path, char *errstr,
-                      size_t errstr_size)
-{
-    const char *key;
-    json_t *value;
-    /* jansson's iteration API takes a non-const object; it does not modify it */
-    json_object_foreach((json_t *)obj, key, value)
-    {
-        size_t i = 0;
-        while (known[i] && strcmp(known[i], key) != 0)
-            i++;
-        if (!known[i]) {
-            char list[256] = "";
-            for (i = 0; known[i]; i++)
-                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
-                         known[i]);
-            return ph_err(errstr, errstr_size, PH_EINVAL, "%s%sunknown key \"%s\" (known: %s)",
-                          path, *path ? ": " : "", key, list);
-        }
-    }
-    return 0;
-}
-
 /* Whether a term edge is a word character (then a boundary is required there). Non-ASCII counts
  * as a word character, as in ph_text.h. */
 static bool is_word_byte(unsigned char c)
@@ -486,7 +463,7 @@ static int parse_check(wd_check *c, const json_t *jc, const char *path, bool nam
     int rc;
     if (!json_is_object(jc))
         return ph_err(errstr, errstr_size, PH_EINVAL, "%s: must be an object", path);
-    if ((rc = check_keys(jc, named ? keys : keys + 1, path, errstr, errstr_size)))
+    if ((rc = ph_eval_check_keys(jc, named ? keys : keys + 1, path, errstr, errstr_size)))
         return rc;
     if (named) {
         const char *name = json_string_value(json_object_get(jc, "name"));
@@ -678,23 +655,6 @@ static int edge_match(const wd_list *l, bool at_end, const ph_eval_record *rec, 
 /* Result fields written directly: the framework's setters format with snprintf (and
  * ph_eval_add_value looks for the name among the values already there), which on the every-record
  * path cost as much as the matching itself. Names are known to be new. */
-static void set_text(char *dst, size_t size, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= size)
-        n = size - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
-static void put_value(ph_eval_result *r, const char *name, double v)
-{
-    if (r->nvalues >= PH_EVAL_MAX_VALUES)
-        return;
-    set_text(r->values[r->nvalues].name, sizeof(r->values[r->nvalues].name), name);
-    r->values[r->nvalues++].value = v;
-}
-
 static void append(char *buf, size_t size, const char *fmt, const char *arg, size_t n1, size_t n2)
 {
     size_t used = strlen(buf);
@@ -718,7 +678,7 @@ static int run_check(const wd_check *c, const ph_eval_record *rec, ph_eval_resul
         if ((rc = scan_list(c, &c->exclude, rec, md, mc, &sc)) < 0)
             return rc;
         conditions++;
-        put_value(r, "exclude_found", (double)sc.found);
+        ph_eval_append_value(r, "exclude_found", (double)sc.found);
         if (sc.found == 0) {
             met++;
         } else {
@@ -731,7 +691,7 @@ static int run_check(const wd_check *c, const ph_eval_record *rec, ph_eval_resul
         if ((rc = scan_list(c, &c->include, rec, md, mc, &sc)) < 0)
             return rc;
         conditions++;
-        put_value(r, "include_found", (double)sc.found);
+        ph_eval_append_value(r, "include_found", (double)sc.found);
         if (c->include_all ? sc.found == c->include.nterms : sc.found > 0) {
             met++;
         } else {
@@ -750,7 +710,7 @@ static int run_check(const wd_check *c, const ph_eval_record *rec, ph_eval_resul
         if ((rc = edge_match(edges[k], k == 1, rec, c, md, mc)) < 0)
             return rc;
         conditions++;
-        put_value(r, names[k], rc);
+        ph_eval_append_value(r, names[k], rc);
         if (rc) {
             met++;
         } else {
@@ -760,10 +720,10 @@ static int run_check(const wd_check *c, const ph_eval_record *rec, ph_eval_resul
                    edges[k]->nterms, 0);
         }
     }
-    set_text(r->label, sizeof(r->label), label);
+    ph_eval_set_label(r, label);
     ph_eval_set_passed(r, met == conditions);
     ph_eval_set_score(r, (double)met / (double)conditions);
-    set_text(r->explanation, sizeof(r->explanation), why[0] ? why : "every condition holds");
+    ph_eval_set_explanation(r, why[0] ? why : "every condition holds");
     return 0;
 }
 

@@ -1,5 +1,7 @@
 #include "ph_eval.h"
 
+#include "ph_error.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -51,10 +53,20 @@ void ph_eval_add_value(ph_eval_result *r, const char *name, double value)
             return;
         }
     }
+    ph_eval_append_value(r, name, value);
+}
+
+void ph_eval_append_value(ph_eval_result *r, const char *name, double value)
+{
     if (r->nvalues >= PH_EVAL_MAX_VALUES)
         return;
     copy_str(r->values[r->nvalues].name, sizeof(r->values[r->nvalues].name), name);
     r->values[r->nvalues++].value = value;
+}
+
+void ph_eval_set_explanation(ph_eval_result *r, const char *text)
+{
+    copy_str(r->explanation, sizeof(r->explanation), text);
 }
 
 void ph_eval_explain(ph_eval_result *r, const char *fmt, ...)
@@ -63,6 +75,29 @@ void ph_eval_explain(ph_eval_result *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(r->explanation, sizeof(r->explanation), fmt, ap);
     va_end(ap);
+}
+
+int ph_eval_check_keys(const json_t *obj, const char *const *known, const char *path, char *errstr,
+                       size_t errstr_size)
+{
+    const char *key;
+    json_t *value;
+    /* jansson's iteration API takes a non-const object; it does not modify it */
+    json_object_foreach((json_t *)obj, key, value)
+    {
+        size_t i = 0;
+        while (known[i] && strcmp(known[i], key) != 0)
+            i++;
+        if (!known[i]) {
+            char list[256] = "";
+            for (i = 0; known[i]; i++)
+                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+                         known[i]);
+            return ph_err(errstr, errstr_size, PH_EINVAL, "%s%sunknown key \"%s\" (known: %s)",
+                          path, *path ? ": " : "", key, list);
+        }
+    }
+    return 0;
 }
 
 void ph_eval_sink_init(ph_eval_sink *sink)

@@ -100,6 +100,11 @@ void ph_eval_set_label(ph_eval_result *r, const char *label);
 void ph_eval_set_passed(ph_eval_result *r, bool passed);
 /* Adds (or replaces) a named value; silently ignores more than PH_EVAL_MAX_VALUES names. */
 void ph_eval_add_value(ph_eval_result *r, const char *name, double value);
+/* Appends a value whose name the result does not hold yet (no search: the hot path of kinds
+ * that emit each name once); silently ignores more than PH_EVAL_MAX_VALUES names. */
+void ph_eval_append_value(ph_eval_result *r, const char *name, double value);
+/* The explanation as given (cut to fit), without printf's cost. */
+void ph_eval_set_explanation(ph_eval_result *r, const char *text);
 void ph_eval_explain(ph_eval_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Collects the results of one record. Owned by the caller (the framework); reused across
@@ -121,6 +126,11 @@ void ph_eval_sink_free(ph_eval_sink *sink);
  * "<instance>.<sub>" when sub is not NULL (e.g. regex.no_sql for one named pattern), stamped
  * with its version. Returns NULL only when out of memory. */
 ph_eval_result *ph_eval_emit(ph_eval_sink *sink, const char *sub);
+
+/* For a kind's create(): refuses any key of obj not in known (NULL-terminated) with PH_EINVAL
+ * and "<path>: unknown key "k" (known: a, b)" ("unknown key ..." when path is ""). */
+int ph_eval_check_keys(const json_t *obj, const char *const *known, const char *path, char *errstr,
+                       size_t errstr_size);
 
 /* An evaluator kind. Registered in ph_eval_registry.c. */
 typedef struct ph_evaluator_kind {
