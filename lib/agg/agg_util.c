@@ -3,6 +3,7 @@
 #include "agg_int.h"
 
 #include "ph_error.h"
+#include "ph_sqlite.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,46 +442,10 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "CREATE INDEX cells_unemitted ON cells(level, start_ms) WHERE emitted_revision < revision;",
 };
 
-static int schema_version(sqlite3 *db)
+/* Schema 3 also derives data that SQL cannot compute: the rollups merge encoded cells. */
+static int migration_step(sqlite3 *db, int to, char *errstr, size_t errstr_size)
 {
-    sqlite3_stmt *st = NULL;
-    int version = -1;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return version;
-}
-
-static int migrate(sqlite3 *db, char *errstr, size_t errstr_size)
-{
-    int version = schema_version(db);
-    if (version < 0 || version > SCHEMA_VERSION)
-        return ph_err(errstr, errstr_size, PH_EIO, "agg store: schema version %d unknown", version);
-    for (int v = version; v < SCHEMA_VERSION; v++) {
-        char sql[64];
-        char *msg = NULL;
-        int rc = PH_EIO;
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d; COMMIT;", v + 1);
-        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK)
-            goto fail;
-        /* 3 also derives data that SQL cannot compute: the rollups merge encoded cells */
-        if (v + 1 == 3 && (rc = agg_build_rollups(db, errstr, errstr_size)) != PH_OK)
-            goto fail;
-        rc = PH_EIO;
-        if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-            goto fail;
-        continue;
-    fail:
-        if (rc == PH_EIO)
-            ph_err(errstr, errstr_size, PH_EIO, "agg store: migration to %d: %s", v + 1,
-                   msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    return PH_OK;
+    return to == 3 ? agg_build_rollups(db, errstr, errstr_size) : PH_OK;
 }
 
 int agg_db_open(sqlite3 **out, const char *path, bool writer, bool sync_full, char *errstr,
@@ -511,10 +476,11 @@ int agg_db_open(sqlite3 **out, const char *path, bool writer, bool sync_full, ch
         rc = ph_err(errstr, errstr_size, PH_EIO, "agg store %s: %s", path, msg);
         goto out;
     }
-    if (writer && (rc = migrate(db, errstr, errstr_size)) != PH_OK)
+    if (writer && (rc = ph_sqlite_migrate(db, "agg store", migrations, SCHEMA_VERSION,
+                                          migration_step, errstr, errstr_size)) != PH_OK)
         goto out;
     /* Readers do not migrate: the writer (the aggregator) does when it opens the store. */
-    int version = schema_version(db);
+    int version = ph_sqlite_user_version(db);
     if (!writer && version != SCHEMA_VERSION) {
         rc = ph_err(errstr, errstr_size, PH_EIO,
                     "agg store %s: schema version %d, this build reads %d (the aggregator"

@@ -9,6 +9,7 @@
 #include "ph_judge_int.h"
 
 #include "ph_error.h"
+#include "ph_sqlite.h"
 #include "ph_log.h"
 #include "ph_util.h"
 
@@ -37,34 +38,6 @@ static const char *const migrations[SCHEMA_VERSION] = {
     ") WITHOUT ROWID;"
     "CREATE INDEX verdicts_created ON verdicts(created_ms);",
 };
-
-static int migrate(sqlite3 *db, char *errstr, size_t errstr_size)
-{
-    sqlite3_stmt *st = NULL;
-    int version = -1;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (version < 0 || version > SCHEMA_VERSION)
-        return ph_err(errstr, errstr_size, PH_EIO,
-                      "judge cache: schema version %d unknown to this build", version);
-    for (int v = version; v < SCHEMA_VERSION; v++) {
-        char sql[64];
-        char *msg = NULL;
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d; COMMIT;", v + 1);
-        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-            int rc = ph_err(errstr, errstr_size, PH_EIO, "judge cache: migration to %d: %s", v + 1,
-                            msg ? msg : sqlite3_errmsg(db));
-            sqlite3_free(msg);
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return rc;
-        }
-    }
-    return PH_OK;
-}
 
 static void prune(ph_judge_cache *cache)
 {
@@ -103,7 +76,8 @@ int ph_judge_cache_open(ph_judge_cache **out, const char *path, int64_t ttl_s, c
         ph_err(errstr, errstr_size, rc, "judge cache %s: %s", path, msg);
         goto out;
     }
-    rc = migrate(cache->db, errstr, errstr_size);
+    rc = ph_sqlite_migrate(cache->db, "judge cache", migrations, SCHEMA_VERSION, NULL, errstr,
+                           errstr_size);
     if (rc != PH_OK)
         goto out;
     rc = PH_EIO;

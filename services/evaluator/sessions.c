@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "ph_error.h"
+#include "ph_sqlite.h"
 #include "ph_judge.h"
 #include "ph_log.h"
 #include "ph_util.h"
@@ -756,34 +757,6 @@ void ph_sessions_assign(ph_sessions *s, const rd_kafka_topic_partition_list_t *p
 /* ---- open / close ---------------------------------------------------------------------------
  */
 
-static int migrate(sqlite3 *db, char *errstr, size_t errstr_size)
-{
-    sqlite3_stmt *st = NULL;
-    int version = -1;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (version < 0 || version > SCHEMA_VERSION)
-        return ph_err(errstr, errstr_size, PH_EIO,
-                      "sessions database: schema version %d unknown to this build", version);
-    for (int v = version; v < SCHEMA_VERSION; v++) {
-        char sql[64];
-        char *msg = NULL;
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d; COMMIT;", v + 1);
-        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-            int rc = ph_err(errstr, errstr_size, PH_EIO, "sessions database: migration to %d: %s",
-                            v + 1, msg ? msg : sqlite3_errmsg(db));
-            sqlite3_free(msg);
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return rc;
-        }
-    }
-    return PH_OK;
-}
-
 static int prepare(ph_sessions *s, char *errstr, size_t errstr_size)
 {
     struct {
@@ -900,7 +873,9 @@ int ph_sessions_open(ph_sessions **out, ph_evaluator *ev, const char *path, char
         sqlite3_free(msg);
         return rc;
     }
-    if ((rc = migrate(s->db, errstr, errstr_size)) || (rc = prepare(s, errstr, errstr_size)))
+    if ((rc = ph_sqlite_migrate(s->db, "sessions database", migrations, SCHEMA_VERSION, NULL,
+                                errstr, errstr_size)) ||
+        (rc = prepare(s, errstr, errstr_size)))
         return rc;
     if ((rc = open_evaluators(s, errstr, errstr_size)))
         return rc;
