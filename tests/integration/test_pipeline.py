@@ -80,8 +80,20 @@ total = len(real) + len(crafted_http) + len(kafka_garbage) + 1
 wait_for("the validator to judge %d records" % total,
          lambda: val.metric("pharos_validator_records_total") >= total, timeout=300)
 
-valid = tail(prefix, "valid")
-invalid = tail(prefix, "invalid")
+# The validator counts a record when it has produced it; its transaction commits up to one
+# commit interval later, and only then do read_committed readers see it: read until they all
+# show. More than total (a duplicate) still fails the check below.
+out = {}
+
+
+def all_committed():
+    out["valid"], out["invalid"] = tail(prefix, "valid"), tail(prefix, "invalid")
+    return len(out["valid"]) + len(out["invalid"]) >= total
+
+
+wait_for("the validator's transactions to commit (%d records)" % total, all_committed,
+         timeout=60, interval=1)
+valid, invalid = out["valid"], out["invalid"]
 log("valid %d, invalid %d" % (len(valid), len(invalid)))
 check(len(valid) + len(invalid) == total,
       "%d + %d records out, %d in" % (len(valid), len(invalid), total))
