@@ -189,6 +189,21 @@ def tail(prefix, topic, brokers=None):
     return [json.loads(line) for line in r.stdout.decode().splitlines() if line.strip()]
 
 
+def tail_until(prefix, topics, n, what, timeout=60):
+    """The committed records of topics (a list; a dict per topic) once they hold at least n in
+    all. A service counts a record when it produced it; a read_committed reader sees it only
+    when the transaction commits, up to a commit interval later."""
+    out = {}
+
+    def enough():
+        for t in topics:
+            out[t] = tail(prefix, t)
+        return sum(len(v) for v in out.values()) >= n
+
+    wait_for(what, enough, timeout=timeout, interval=1)
+    return out
+
+
 def shared_logs(n=None, start=0):
     path = os.path.join(DATA, "llm_logs.jsonl")
     out = []

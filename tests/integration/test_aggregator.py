@@ -13,7 +13,8 @@ import subprocess
 import time
 
 from harness import (SOURCE, Service, check, create_topics, http, kcat_produce, log, pharos,
-                     shared_logs, tail, unique_prefix, wait_for, write_json, write_jsonl)
+                     shared_logs, tail, tail_until, unique_prefix, wait_for, write_json,
+                     write_jsonl)
 
 N = 120
 APPS = ["support", "search", "agent"]
@@ -73,8 +74,8 @@ wait_for("the validator", lambda: val.metric("pharos_validator_records_total") >
          timeout=300)
 wait_for("the evaluator", lambda: ev.metric("pharos_evaluator_records_total") >= 2 * N,
          timeout=300)
-valid = tail(prefix, "valid")
-invalid = tail(prefix, "invalid")
+got = tail_until(prefix, ["valid", "invalid"], 2 * (N + len(bad)), "the validator's output")
+valid, invalid = got["valid"], got["invalid"]
 evals = tail(prefix, "evals")
 fbs = tail(prefix, "feedback")
 check(len(valid) == 2 * N and len(invalid) == 2 * len(bad), "pipeline: %d valid, %d invalid"

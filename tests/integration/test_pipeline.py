@@ -6,8 +6,8 @@ import json
 import os
 import subprocess
 
-from harness import (BROKERS, Service, check, create_topics, log, pharos, shared_logs, tail,
-                     unique_prefix, wait_for, write_jsonl)
+from harness import (BROKERS, Service, check, create_topics, log, pharos, shared_logs,
+                     tail_until, unique_prefix, wait_for, write_jsonl)
 
 N_REAL = int(os.environ.get("PHAROS_TEST_RECORDS", "3000"))
 prefix = unique_prefix()
@@ -80,20 +80,8 @@ total = len(real) + len(crafted_http) + len(kafka_garbage) + 1
 wait_for("the validator to judge %d records" % total,
          lambda: val.metric("pharos_validator_records_total") >= total, timeout=300)
 
-# The validator counts a record when it has produced it; its transaction commits up to one
-# commit interval later, and only then do read_committed readers see it: read until they all
-# show. More than total (a duplicate) still fails the check below.
-out = {}
-
-
-def all_committed():
-    out["valid"], out["invalid"] = tail(prefix, "valid"), tail(prefix, "invalid")
-    return len(out["valid"]) + len(out["invalid"]) >= total
-
-
-wait_for("the validator's transactions to commit (%d records)" % total, all_committed,
-         timeout=60, interval=1)
-valid, invalid = out["valid"], out["invalid"]
+got = tail_until(prefix, ["valid", "invalid"], total, "the validator's output (%d records)" % total)
+valid, invalid = got["valid"], got["invalid"]
 log("valid %d, invalid %d" % (len(valid), len(invalid)))
 check(len(valid) + len(invalid) == total,
       "%d + %d records out, %d in" % (len(valid), len(invalid), total))
@@ -153,7 +141,7 @@ copy = subprocess.run("kcat -b %s -C -t %spharos.logs.valid -c 1 -e -q -f '%%s' 
 check(copy.returncode == 0, "kcat copy: %s" % copy.stderr)
 wait_for("the Avro copy to be judged",
          lambda: val.metric("pharos_validator_records_total") >= total + 1, timeout=120)
-valid2 = tail(prefix, "valid")
+valid2 = tail_until(prefix, ["valid"], len(valid) + 1, "the Avro copy's output")["valid"]
 check(len(valid2) == len(valid) + 1, "Avro input not validated: %d -> %d" % (len(valid), len(valid2)))
 
 check(val.stop() == 0, "validator exit code:\n" + val.log())
